@@ -1,0 +1,90 @@
+"""The command line, run as a user runs it: a real process, real files, exit codes, stdout/stderr."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ROOT, SEEDS
+
+
+def trialport(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "trialport", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def test_convert_seeds_writes_jsonl_and_report(tmp_path):
+    run = trialport("convert", str(SEEDS), "--out", str(tmp_path))
+    assert run.returncode == 0, run.stderr
+    lines = (tmp_path / "trials.jsonl").read_text(encoding="utf-8").splitlines()
+    trials = [json.loads(line) for line in lines]
+    assert [t["title"][:20] for t in trials] == [
+        "Clinical Study of T ",
+        "CD7 CAR-T in the Tre",
+        "CD19 & CD22 Bispecif",
+        "Anti-CD22 Chimeric A",
+    ]
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert report["totals"] == {"read": 5, "converted": 4, "skipped": 1, "rejected": 0}
+    (problem,) = report["problems"]
+    assert problem["status"] == "skipped" and problem["path"].endswith("002_ca20d1d532d87a91.txt")
+    assert "not a registry record" in problem["reason"]
+    assert report["exports"][0]["exporter"] == "json" and report["exports"][0]["trials"] == 4
+    assert "skipped: " in run.stdout and "002_ca20d1d532d87a91.txt" in run.stdout
+    assert not list(tmp_path.glob(".*.tmp"))  # nothing half-written left behind
+
+
+def test_convert_defaults_to_seeds_and_out(tmp_path):
+    (tmp_path / "seeds").mkdir()
+    for seed in SEEDS.iterdir():
+        (tmp_path / "seeds" / seed.name).write_bytes(seed.read_bytes())
+    run = trialport("convert", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert len((tmp_path / "out" / "trials.jsonl").read_text(encoding="utf-8").splitlines()) == 4
+
+
+def test_a_rejected_record_gives_exit_1_and_the_batch_goes_on(tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "a_empty.txt").write_bytes(b"")
+    (inputs / "b_record.txt").write_bytes((SEEDS / "004_7c5a8bd566a2bac6.txt").read_bytes())
+    run = trialport("convert", str(inputs), "--out", str(tmp_path / "out"))
+    assert run.returncode == 1
+    report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    assert report["totals"] == {"read": 2, "converted": 1, "skipped": 0, "rejected": 1}
+    assert report["problems"][0]["reason"] == "empty file"
+
+
+def test_usage_errors_exit_2_without_traceback(tmp_path):
+    for args in (("convert", "no/such/path"), ("convert", str(SEEDS), "--to", "nope"), ("frobnicate",)):
+        run = trialport(*args, "--out", str(tmp_path)) if args[0] == "convert" else trialport(*args)
+        assert run.returncode == 2, args
+        assert "Traceback" not in run.stderr
+    assert "unknown format nope" in trialport("convert", str(SEEDS), "--to", "nope").stderr
+
+
+def test_inspect_json_lines_on_stdout_problems_on_stderr():
+    run = trialport("inspect", str(SEEDS), "--json")
+    assert run.returncode == 0
+    trials = [json.loads(line) for line in run.stdout.splitlines()]
+    assert len(trials) == 4
+    assert trials[3]["conditions"][0]["name"] == "B Cell Lymphoma"
+    assert "002_ca20d1d532d87a91.txt" in run.stderr and "not a registry record" in run.stderr
+
+
+def test_inspect_tree_shows_outcomes_and_diagnostics():
+    run = trialport("inspect", str(SEEDS / "004_7c5a8bd566a2bac6.txt"))
+    assert run.returncode == 0
+    assert "One-month remission rate" in run.stdout and "time frame 1 month" in run.stdout
+    assert "outcome-split-guess" in run.stdout  # the one boundary the reader had to guess is shown
+
+
+def test_formats_and_schema():
+    formats = trialport("formats").stdout
+    assert "seedtext" in formats and "json" in formats
+    schema = json.loads(trialport("schema").stdout)
+    assert schema["title"] == "Trial"
+    assert {"id", "identifiers", "title", "outcomes", "cell_therapy", "source", "diagnostics"} <= set(
+        schema["properties"]
+    )

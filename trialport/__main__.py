@@ -1,0 +1,3 @@
+from trialport.cli import main
+
+main()

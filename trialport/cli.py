@@ -1,0 +1,164 @@
+"""The ``trialport`` command: a thin shell over the library (every command is one call away)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.tree import Tree
+
+from trialport import pipeline, plugins
+from trialport.model import Trial
+from trialport.readers.base import Rejection
+from trialport.report import RunReport
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+out = Console()
+err = Console(stderr=True)
+
+Paths = Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).")]
+
+
+def _check_paths(paths: list[Path]) -> None:
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise typer.BadParameter(f"no such file or folder: {', '.join(missing)}", param_hint="PATH")
+
+
+@app.command()
+def inspect(
+    paths: Paths,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON Lines of canonical trials on stdout.")] = False,
+) -> None:
+    """Show each parsed trial with its diagnostics; skipped and rejected records go to stderr."""
+    _check_paths(paths)
+    report = RunReport()
+    for record in pipeline.read(paths):
+        report.count(str(record.path), record.reader, record.result)
+        result = record.result
+        if isinstance(result, Rejection):
+            err.print(f"[yellow]{result.status}[/]: {result}", highlight=False, soft_wrap=True)
+        elif as_json:
+            sys.stdout.buffer.write(orjson.dumps(result.model_dump(mode="json")) + b"\n")
+        else:
+            out.print(trial_tree(result))
+    raise typer.Exit(report.exit_code)
+
+
+def trial_tree(trial: Trial) -> Tree:
+    """A readable tree of one trial: what a user checks first, then every diagnostic."""
+    tree = Tree(f"[bold]{trial.id}[/]  {trial.title}", highlight=False)
+    if trial.source:
+        tree.add(f"[dim]source[/] {trial.source.format}: {trial.source.path}")
+    facts = [
+        ("status", trial.status),
+        ("study type", trial.study_type),
+        ("phases", ", ".join(trial.phases)),
+        ("sponsor", trial.sponsor),
+    ]
+    for label, value in facts:
+        if value:
+            tree.add(f"[dim]{label}[/] {value}")
+    if trial.conditions:
+        branch = tree.add(f"[cyan]conditions[/] ({len(trial.conditions)})")
+        for condition in trial.conditions:
+            codes = ", ".join(f"{c.system.rsplit('/', 1)[-1]} {c.code}" for c in condition.codes)
+            branch.add(condition.name + (f"  [dim]{codes}[/]" if codes else ""))
+    if trial.interventions:
+        branch = tree.add(f"[cyan]interventions[/] ({len(trial.interventions)})")
+        for intervention in trial.interventions:
+            branch.add(f"{intervention.type or '?'}: {intervention.name}")
+    if trial.outcomes:
+        branch = tree.add(f"[cyan]outcomes[/] ({len(trial.outcomes)})")
+        for outcome in trial.outcomes:
+            node = branch.add(f"[magenta]{outcome.kind}[/] {outcome.measure}")
+            if outcome.time_frame:
+                node.add(f"[dim]time frame[/] {outcome.time_frame.text}")
+    if trial.diagnostics:
+        branch = tree.add(f"[red]diagnostics[/] ({len(trial.diagnostics)})")
+        for d in trial.diagnostics:
+            branch.add(f"{d.level} {d.code}" + (f" [{d.field}]" if d.field else "") + f": {d.message}")
+    return tree
+
+
+@app.command()
+def convert(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders; default: seeds/.")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Formats, comma-separated; default: all installed.")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out"),
+) -> None:
+    """Convert records to every format asked for; print the run report and write out/report.json."""
+    paths = paths or [Path("seeds")]
+    _check_paths(paths)
+    formats = [f.strip() for f in to.split(",") if f.strip()] if to else None
+    unknown = [f for f in formats or [] if f not in plugins.exporters()]
+    if unknown:
+        installed = ", ".join(plugins.exporters())
+        raise typer.BadParameter(f"unknown format {', '.join(unknown)} (installed: {installed})", param_hint="--to")
+    files = list(pipeline.iter_files(paths))
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} files"),
+        TextColumn("{task.fields[records]} records"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as progress:
+        task = progress.add_task("converting", total=len(files), records=0)
+        seen: set[Path] = set()
+
+        def advance(record: pipeline.Record) -> None:
+            if record.path not in seen:
+                seen.add(record.path)
+                progress.update(task, completed=len(seen))
+            progress.update(task, records=progress.tasks[task].fields["records"] + 1)
+
+        report = pipeline.convert(files, out_dir, formats, on_record=advance)
+    print_report(report, out_dir)
+    raise typer.Exit(report.exit_code)
+
+
+def print_report(report: RunReport, out_dir: Path) -> None:
+    totals = report.totals()
+    table = Table(title="trialport run report", title_justify="left")
+    for column in ("read", "converted", "skipped", "rejected"):
+        table.add_column(column, justify="right")
+    table.add_row(*(f"{totals[k]:,}" for k in ("read", "converted", "skipped", "rejected")))
+    out.print(table)
+    for problem in report.problems:
+        where = problem["path"] + (f" [{problem['record']}]" if problem["record"] else "")
+        out.print(f"  {problem['status']}: {where}: {problem['reason']}", highlight=False, soft_wrap=True)
+    for export in report.exports:
+        out.print(f"  {export.exporter}: {export.trials:,} trials -> {', '.join(export.files)}", highlight=False)
+        for note in export.notes:
+            out.print(f"    note: {note}", highlight=False, soft_wrap=True)
+    out.print(f"  report: {out_dir / 'report.json'}", highlight=False)
+
+
+@app.command()
+def formats() -> None:
+    """List the installed readers and exporters (built-ins and plugins alike)."""
+    table = Table("kind", "name", "description", title_justify="left")
+    for reader in plugins.readers():
+        table.add_row("reader", reader.name, reader.description)
+    for name, exporter in plugins.exporters().items():
+        table.add_row("exporter", name, exporter.description)
+    out.print(table)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the canonical Trial model."""
+    sys.stdout.buffer.write(orjson.dumps(Trial.model_json_schema(), option=orjson.OPT_INDENT_2) + b"\n")
+
+
+def main() -> None:
+    app()

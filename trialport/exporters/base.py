@@ -1,0 +1,45 @@
+"""The exporter plugin protocol: a writer that receives trials one at a time.
+
+Exporters register a class under the ``trialport.exporters`` entry-point group. ``convert`` makes
+one instance per run, calls ``write`` for every trial as it streams in, then ``close`` (success) or
+``abort`` (the run failed: leave previous outputs untouched).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from trialport.model import Trial
+
+
+@dataclass
+class ExportSummary:
+    """What an exporter did: files written, trials written, and notes for the run report
+    (for example where a format's limit made it move or change text)."""
+
+    exporter: str
+    files: list[str] = field(default_factory=list)
+    trials: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+class Exporter(ABC):
+    name: ClassVar[str]
+    description: ClassVar[str]
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = Path(out_dir)
+        self.summary = ExportSummary(self.name)
+
+    @abstractmethod
+    def write(self, trial: Trial) -> None:
+        """Take one trial; write it now where the format streams, or keep what the end needs."""
+
+    def close(self) -> ExportSummary:
+        return self.summary
+
+    def abort(self) -> None:  # noqa: B027  (optional hook: only exporters with open files need it)
+        """Drop whatever is half-written; subclasses with open files override this."""

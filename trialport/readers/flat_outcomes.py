@@ -1,0 +1,208 @@
+"""Split ClinicalTrials.gov's flattened outcome text back into measure, description and time frame.
+
+The website's CSV export, and the seed text layout copied from it, join an outcome's three fields as
+``measure, description, time frame`` (description optional) and outcomes with ``|``. Each field may
+hold commas itself, so the split is a choice: every ``", "`` is a candidate boundary, each way of
+labelling the pieces measure / description / time frame is scored, and the best wins. The weights
+were fitted by coordinate search on the outcomes of the classic-API and legacy-XML records in
+tests/data; tests measure the split on the API v2 records there, which the fit never saw.
+A split whose runner-up scores close to it is marked ``guessed`` so readers can record a diagnostic.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_NUMBER_WORDS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|eighteen|twenty|"
+    "thirty|forty|fifty|sixty|ninety|hundred|half|several|a"
+)
+_UNIT = (
+    r"(?:min(?:ute)?s?|h(?:ou)?rs?|h|days?|d|weeks?|wks?|w|months?|mos?|m|years?|yrs?|y|cycles?|"
+    r"visits?|doses?|courses?|sessions?|fractions?)"
+)
+# A quantity of time: "2 years", "12-week", "two years", "day 28", "week 4", "cycle 3".
+_TIME_QUANTITY = re.compile(
+    rf"(?:\b(?:\d+(?:[.,]\d+)?|{_NUMBER_WORDS})\s*(?:-|to|\u2013)?\s*{_UNIT}\b)|"
+    r"(?:\b(?:day|days|week|weeks|month|months|year|years|hour|hours|cycle|cycles|visit|session|"
+    r"dose|course|fraction|minute|minutes|d|w|m)\s*-?\s*\d+)",
+    re.IGNORECASE,
+)
+_TIME_WORDS = re.compile(
+    r"\b(?:baseline|follow(?:ed)?[- ]?up|completion|end of (?:study|treatment|therapy|the study|trial)|"
+    r"annual(?:ly)?|daily|weekly|monthly|yearly|quarterly|discharge|randomi[sz]ation|enrol(?:l)?ment|"
+    r"screening|pre-?dose|post-?dose|pre-?operative(?:ly)?|post-?operative(?:ly)?|intra-?operative(?:ly)?|"
+    r"perioperative|surgery|infusion|admission|hospitali[sz]ation|inclusion|pregnancy|"
+    r"throughout|duration|time ?point|every|each|until|periodically|weeks|months|years|days|"
+    r"hours|minutes|study period|treatment period|day|week|month|year|hour)\b",
+    re.IGNORECASE,
+)
+_TIME_START = re.compile(
+    r"^(?:up ?to|within|through|thru|from|at|after|before|during|until|till|over|by|between|"
+    r"baseline|day|days|week|weeks|month|months|year|years|hour|hours|minute|minutes|cycle|cycles|"
+    r"visit|screening|end|approximately|approx\.?|about|around|each|every|pre|post|prior|assessed|"
+    r"measured|evaluated|collected|time|annually|daily|weekly|monthly|once|twice|on|in|for|"
+    r"first|last|the first|the end|immediately|average|median|mean|randomi[sz]ation|"
+    rf"{_NUMBER_WORDS})\b|^(?:\d|[<>\u2264\u2265]|[tdwm]\d)",
+    re.IGNORECASE,
+)
+# Lower-case openings that continue the previous clause rather than start a field.
+_CONTINUATION = re.compile(
+    r"^(?:and|or|but|nor|which|whichever|whereas|while|including|etc|e\.g|i\.e|respectively|"
+    r"than|versus|vs|plus|then|not|either|both|[a-z]\)|\d+\))\b"
+)
+_WEAK_CONTINUATION = re.compile(
+    r"^(?:as|that|with|without|defined|whether|if|where|when|who|whose|so|via|per|of|to|is|are|"
+    r"was|were|will|be|been|using|such|especially|ie|eg|in|on|at|for|by|from)\b"
+)
+_SENTENCE_END = re.compile(r"[.;:!?]\)?$")
+_TITLE_WORD = re.compile(r"\b[A-Z0-9]")
+_WORD = re.compile(r"\b\w")
+
+# Fitted weights (see the module docstring); names say which feature each one prices.
+W = {
+    "tf_quantity": 0.75,
+    "tf_time_word": 1.0,
+    "tf_not_timely": 0.0,
+    "tf_time_start": 0.75,
+    "tf_continuation": -3.0,
+    "tf_weak_continuation": -1.0,
+    "tf_length_per_100": -1.55,
+    "tf_more_timely": 0.6,
+    "tf_more_continuation": -0.5,
+    "tf_more_other": -0.4,
+    "cut_after_sentence": 2.75,
+    "measure_sentence_end": -0.65,
+    "measure_length_over_150_per_100": -2.5,
+    "measure_more_titlecase": 0.1,
+    "measure_more_upper": -0.8,
+    "measure_more_other": -0.05,
+    "desc_present": 0.55,
+    "desc_continuation": -2.0,
+    "desc_weak_continuation": -1.3,
+    "desc_upper_start": 0.5,
+    "desc_after_sentence": 0.8,
+    "desc_timely_tail": -0.8,
+}
+
+
+@dataclass(frozen=True)
+class FlatOutcome:
+    """One outcome as split from flattened text; ``guessed`` when another split scored nearly as well."""
+
+    measure: str
+    description: str | None
+    time_frame: str | None
+    guessed: bool = False
+
+
+def split_outcomes(text: str) -> list[FlatOutcome]:
+    """Split a ``|``-joined list of flattened outcomes."""
+    return [split_outcome(part) for part in text.split("|") if part.strip()]
+
+
+def split_outcome(text: str, w: dict[str, float] = W) -> FlatOutcome:
+    """Split one ``measure, description, time frame`` string by the best-scoring labelling."""
+    pieces = [p.strip() for p in text.strip().split(", ")]
+    n = len(pieces)
+    if n == 1:
+        return FlatOutcome(pieces[0], None, None, guessed=True)
+    feats = [_Piece.of(p) for p in pieces]
+    best = second = (float("-inf"), 0, 0)
+    for t in range(1, n):  # pieces[t:] are the time frame
+        head = _time_frame_score(feats[t:], w)
+        if feats[t - 1].sentence_end:
+            head += w["cut_after_sentence"]
+        for m in range(1, t + 1):  # pieces[:m] the measure, pieces[m:t] the description
+            score = head + _measure_score(feats[:m], w)
+            if m < t:
+                score += _description_score(feats[m:t], feats[m - 1], w)
+            if score > best[0]:
+                best, second = (score, m, t), best
+            elif score > second[0]:
+                second = (score, m, t)
+    _, m, t = best
+    join = ", ".join
+    return FlatOutcome(join(pieces[:m]), join(pieces[m:t]) or None, join(pieces[t:]), best[0] - second[0] < 1.0)
+
+
+@dataclass(frozen=True)
+class _Piece:
+    quantity: bool
+    time_word: bool
+    time_start: bool
+    continuation: bool
+    weak_continuation: bool
+    sentence_end: bool
+    upper_start: bool
+    titlecase: bool
+    length: int
+
+    @property
+    def timely(self) -> bool:
+        return self.quantity or self.time_word
+
+    @classmethod
+    def of(cls, piece: str) -> _Piece:
+        words = len(_WORD.findall(piece))
+        return cls(
+            quantity=bool(_TIME_QUANTITY.search(piece)),
+            time_word=bool(_TIME_WORDS.search(piece)),
+            time_start=bool(_TIME_START.match(piece)),
+            continuation=bool(_CONTINUATION.match(piece)),
+            weak_continuation=bool(_WEAK_CONTINUATION.match(piece)),
+            sentence_end=bool(_SENTENCE_END.search(piece)),
+            upper_start=piece[:1].isupper(),
+            titlecase=words > 0 and len(_TITLE_WORD.findall(piece)) >= 0.6 * words and len(piece) < 80,
+            length=len(piece),
+        )
+
+
+def _time_frame_score(feats: list[_Piece], w: dict[str, float]) -> float:
+    first = feats[0]
+    score = w["tf_quantity"] if first.quantity else w["tf_time_word"] if first.time_word else w["tf_not_timely"]
+    if first.time_start:
+        score += w["tf_time_start"]
+    elif first.continuation:
+        score += w["tf_continuation"]
+    elif first.weak_continuation:
+        score += w["tf_weak_continuation"]
+    score += w["tf_length_per_100"] * sum(f.length for f in feats) / 100
+    for f in feats[1:]:
+        if f.timely or f.length <= 4:
+            score += w["tf_more_timely"]
+        elif f.continuation:
+            score += w["tf_more_continuation"]
+        else:
+            score += w["tf_more_other"]
+    return score
+
+
+def _measure_score(feats: list[_Piece], w: dict[str, float]) -> float:
+    score = w["measure_sentence_end"] if feats[-1].sentence_end else 0.0
+    score += w["measure_length_over_150_per_100"] * max(0, sum(f.length for f in feats) - 150) / 100
+    for f in feats[1:]:
+        if f.titlecase:
+            score += w["measure_more_titlecase"]
+        elif f.upper_start and not f.continuation:
+            score += w["measure_more_upper"]
+        else:
+            score += w["measure_more_other"]
+    return score
+
+
+def _description_score(feats: list[_Piece], measure_end: _Piece, w: dict[str, float]) -> float:
+    first, last = feats[0], feats[-1]
+    score = w["desc_present"]
+    if first.continuation:
+        score += w["desc_continuation"]
+    elif first.weak_continuation:
+        score += w["desc_weak_continuation"]
+    if first.upper_start:
+        score += w["desc_upper_start"]
+    if measure_end.sentence_end:
+        score += w["desc_after_sentence"]
+    if last.timely and last.length < 40 and not last.sentence_end:
+        score += w["desc_timely_tail"]
+    return score
