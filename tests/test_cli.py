@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT, SEEDS
+from conftest import CTGOV, ROOT, SEEDS
 
 
 def trialport(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -77,7 +77,9 @@ def test_inspect_tree_shows_outcomes_and_diagnostics():
     run = trialport("inspect", str(SEEDS / "004_7c5a8bd566a2bac6.txt"))
     assert run.returncode == 0
     assert "One-month remission rate" in run.stdout and "time frame 1 month" in run.stdout
-    assert "outcome-split-guess" in run.stdout  # the one boundary the reader had to guess is shown
+    coded = trialport("inspect", str(CTGOV / "aact-fixtures" / "v2-json" / "NCT00763412.json")).stdout
+    assert "Cystic Fibrosis Related Diabetes" in coded and "mesh D000003550" in coded
+    assert "registry-code-unattributed" in coded and "Prediabetic State" in coded
 
 
 def test_formats_and_schema():

@@ -15,7 +15,7 @@ CONTRACT = {
     ),
     model.Identifier: "system value type",
     model.Condition: "name codes",
-    model.Intervention: "type name description other_names arm_labels targets",
+    model.Intervention: "type name description other_names arm_labels targets codes",
     model.Outcome: "kind measure description time_frame",
     model.Enrollment: "count type",
     model.Dates: "start primary_completion completion first_posted last_update",

@@ -9,6 +9,7 @@ from typing import Annotated
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.tree import Tree
@@ -20,6 +21,8 @@ from trialport.report import RunReport
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 out = Console()
+if not out.is_terminal:  # piped: whole lines, for grep and less, not wrapped at 80 columns
+    out = Console(width=10_000)
 err = Console(stderr=True)
 
 Paths = Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).")]
@@ -43,7 +46,7 @@ def inspect(
         report.count(str(record.path), record.reader, record.result)
         result = record.result
         if isinstance(result, Rejection):
-            err.print(f"[yellow]{result.status}[/]: {result}", highlight=False, soft_wrap=True)
+            err.print(f"[yellow]{result.status}[/]: {escape(str(result))}", highlight=False, soft_wrap=True)
         elif as_json:
             sys.stdout.buffer.write(orjson.dumps(result.model_dump(mode="json")) + b"\n")
         else:
@@ -53,9 +56,9 @@ def inspect(
 
 def trial_tree(trial: Trial) -> Tree:
     """A readable tree of one trial: what a user checks first, then every diagnostic."""
-    tree = Tree(f"[bold]{trial.id}[/]  {trial.title}", highlight=False)
+    tree = Tree(f"[bold]{trial.id}[/]  {escape(trial.title)}", highlight=False)
     if trial.source:
-        tree.add(f"[dim]source[/] {trial.source.format}: {trial.source.path}")
+        tree.add(f"[dim]source[/] {trial.source.format}: {escape(trial.source.path)}")
     facts = [
         ("status", trial.status),
         ("study type", trial.study_type),
@@ -64,26 +67,27 @@ def trial_tree(trial: Trial) -> Tree:
     ]
     for label, value in facts:
         if value:
-            tree.add(f"[dim]{label}[/] {value}")
+            tree.add(f"[dim]{label}[/] {escape(value)}")
     if trial.conditions:
         branch = tree.add(f"[cyan]conditions[/] ({len(trial.conditions)})")
         for condition in trial.conditions:
             codes = ", ".join(f"{c.system.rsplit('/', 1)[-1]} {c.code}" for c in condition.codes)
-            branch.add(condition.name + (f"  [dim]{codes}[/]" if codes else ""))
+            branch.add(escape(condition.name) + (f"  [dim]{codes}[/]" if codes else ""))
     if trial.interventions:
         branch = tree.add(f"[cyan]interventions[/] ({len(trial.interventions)})")
         for intervention in trial.interventions:
-            branch.add(f"{intervention.type or '?'}: {intervention.name}")
+            branch.add(f"{intervention.type or '?'}: {escape(intervention.name)}")
     if trial.outcomes:
         branch = tree.add(f"[cyan]outcomes[/] ({len(trial.outcomes)})")
         for outcome in trial.outcomes:
-            node = branch.add(f"[magenta]{outcome.kind}[/] {outcome.measure}")
+            node = branch.add(f"[magenta]{outcome.kind}[/] {escape(outcome.measure)}")
             if outcome.time_frame:
-                node.add(f"[dim]time frame[/] {outcome.time_frame.text}")
+                node.add(f"[dim]time frame[/] {escape(outcome.time_frame.text)}")
     if trial.diagnostics:
         branch = tree.add(f"[red]diagnostics[/] ({len(trial.diagnostics)})")
         for d in trial.diagnostics:
-            branch.add(f"{d.level} {d.code}" + (f" [{d.field}]" if d.field else "") + f": {d.message}")
+            where = escape(f" [{d.field}]") if d.field else ""
+            branch.add(f"{d.level} {d.code}{where}: {escape(d.message)}")
     return tree
 
 
@@ -135,12 +139,13 @@ def print_report(report: RunReport, out_dir: Path) -> None:
     out.print(table)
     for problem in report.problems:
         where = problem["path"] + (f" [{problem['record']}]" if problem["record"] else "")
-        out.print(f"  {problem['status']}: {where}: {problem['reason']}", highlight=False, soft_wrap=True)
+        out.print(escape(f"  {problem['status']}: {where}: {problem['reason']}"), highlight=False, soft_wrap=True)
     for export in report.exports:
-        out.print(f"  {export.exporter}: {export.trials:,} trials -> {', '.join(export.files)}", highlight=False)
+        files = ", ".join(export.files)
+        out.print(escape(f"  {export.exporter}: {export.trials:,} trials -> {files}"), highlight=False)
         for note in export.notes:
-            out.print(f"    note: {note}", highlight=False, soft_wrap=True)
-    out.print(f"  report: {out_dir / 'report.json'}", highlight=False)
+            out.print(escape(f"    note: {note}"), highlight=False, soft_wrap=True)
+    out.print(escape(f"  report: {out_dir / 'report.json'}"), highlight=False)
 
 
 @app.command()

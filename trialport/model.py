@@ -57,12 +57,15 @@ INTERVENTION_TYPES: tuple[str, ...] = InterventionType.__args__  # type: ignore[
 
 
 class Intervention(_Frozen):
+    """``targets``: antigens a cell therapy is directed at; ``codes``: the intervention itself (MeSH)."""
+
     type: InterventionType | None = None
     name: str
     description: str | None = None
     other_names: list[str] = Field(default_factory=list)
     arm_labels: list[str] = Field(default_factory=list)
     targets: list[Coding] = Field(default_factory=list)
+    codes: list[Coding] = Field(default_factory=list)
 
 
 class TimeFrame(_Frozen):

@@ -104,7 +104,7 @@ def split_outcomes(text: str) -> list[FlatOutcome]:
 
 def split_outcome(text: str, w: dict[str, float] = W) -> FlatOutcome:
     """Split one ``measure, description, time frame`` string by the best-scoring labelling."""
-    pieces = [p.strip() for p in text.strip().split(", ")]
+    pieces = _pieces(text)
     n = len(pieces)
     if n == 1:
         return FlatOutcome(pieces[0], None, None, guessed=True)
@@ -125,6 +125,26 @@ def split_outcome(text: str, w: dict[str, float] = W) -> FlatOutcome:
     _, m, t = best
     join = ", ".join
     return FlatOutcome(join(pieces[:m]), join(pieces[m:t]) or None, join(pieces[t:]), best[0] - second[0] < 1.0)
+
+
+_OPEN, _CLOSE = "([{\uff08\uff3b", ")]}\uff09\uff3d"
+
+
+def _pieces(text: str) -> list[str]:
+    """``text`` split at ``", "``, except inside brackets: no field boundary falls within (...).
+    Text whose brackets do not balance (typos are common) is split at every ``", "``."""
+    raw_pieces = text.strip().split(", ")
+    if sum(text.count(c) for c in _OPEN) != sum(text.count(c) for c in _CLOSE):
+        return [p.strip() for p in raw_pieces]
+    pieces: list[str] = []
+    depth = 0
+    for raw in raw_pieces:
+        if depth > 0 and pieces:
+            pieces[-1] += ", " + raw
+        else:
+            pieces.append(raw)
+        depth = max(0, depth + sum(raw.count(c) for c in _OPEN) - sum(raw.count(c) for c in _CLOSE))
+    return [p.strip() for p in pieces]
 
 
 @dataclass(frozen=True)

@@ -70,9 +70,9 @@ def parse(data: bytes, path: str) -> ReadResult:
         return Skipped(
             path, None, f"not a registry record: first line is a {len(title):,}-character paragraph, not a title"
         )
-    if not found.roles:
+    if not _is_record(found, body):
         return Skipped(
-            path, None, f"not a registry record: no conditions, interventions or outcomes line after {title[:60]!r}"
+            path, None, f"not a registry record: no interventions line or outcome list after {title[:60]!r}"
         )
     if len(title) > MAX_TITLE:
         return Rejection(
@@ -174,6 +174,14 @@ def segment(lines: list[str]) -> Segmentation:
     return Segmentation(roles, start, end, total - runner_up)
 
 
+def _is_record(found: Segmentation, lines: list[str]) -> bool:
+    """A record has an interventions line, or an outcome list whose items end in a time or a date.
+    Hard-wrapped prose (a README, a licence) can look like conditions or short outcomes, never like that."""
+    if "interventions" in found.roles:
+        return True
+    return any(_line_scores(lines[i])[role] >= 3.0 for role, i in found.roles.items() if role in ("primary", "secondary"))
+
+
 def _shape(roles: dict[str, int]) -> frozenset[tuple[str, int]]:
     return frozenset((role if role in ("conditions", "interventions") else "outcomes", i) for role, i in roles.items())
 
@@ -204,17 +212,19 @@ def _outcome_list_score(parts: list[str]) -> float:
     time frame speaks of time, or at least of numbers, or is short."""
     score = 0.0
     for part in parts:
-        if ", " not in part:
-            return -4.0
         split = split_outcome(part)
-        time_frame = split.time_frame or ""
+        time_frame = split.time_frame
+        if not time_frame:
+            return -4.0
         if _SENTENCES.search(split.measure):
             score -= 1.0  # a measure is a title, not sentences: this is prose
         elif _TIME_QUANTITY.search(time_frame) or _TIME_WORDS.search(time_frame):
             score += 4.0
-        elif (_DIGIT.search(time_frame) or len(time_frame) <= 40) and not time_frame.endswith(
-            (".", ":", ";", "?", "!")
-        ):
+        elif time_frame.endswith((".", ":", ";", "?", "!")):
+            score -= 1.0
+        elif _DIGIT.search(time_frame):
+            score += 3.0  # "2019.7-2022.7", "Up to August 1, 2022"
+        elif len(time_frame) <= 40:
             score += 2.0
         else:
             score -= 1.0

@@ -1,0 +1,210 @@
+"""Reader for ClinicalTrials.gov CSV exports: the current website's and the legacy (pre-2023) one.
+
+Current: ``NCT Number, Study Title, ..., Primary Outcome Measures, ...`` with API v2 values,
+``|``-joined lists, ``TYPE: name`` interventions, outcomes flattened as ``measure, description, time
+frame`` and quoted multi-line cells. Legacy: ``Rank, NCT Number, Title, ..., Outcome Measures`` with
+display values (``Drug: x``, ``Phase 1|Phase 2``, ``March 2017``), the literal ``null`` for empty and
+outcome titles only. Either may be comma- or tab-separated. Each row is translated to API v2 shape
+and mapped by ``ctgov_v2``; rows stream one at a time.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from trialport.model import Diagnostic, Source
+from trialport.readers import ctgov_v2
+from trialport.readers.assemble import assemble
+from trialport.readers.base import ReadResult, Rejection, sha256
+from trialport.readers.ctgov_values import nonempty
+from trialport.readers.flat_outcomes import split_outcomes
+
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # registry cells can be long; rows are still bounded by lines
+
+_INTERVENTION = re.compile(r"^\s*([A-Za-z_ ]+?)\s*:\s*(.+)$", re.DOTALL)
+_AGE_RANGE = re.compile(r"^\s*(?:(\d+ \w+) to (\d+ \w+)|(\d+ \w+) and older|up to (\d+ \w+))", re.IGNORECASE)
+
+# The column names each flavour uses for one meaning (current first, then legacy).
+COLUMNS = {
+    "nct": ("NCT Number",),
+    "title": ("Study Title", "Title"),
+    "acronym": ("Acronym",),
+    "status": ("Study Status", "Status"),
+    "summary": ("Brief Summary",),
+    "conditions": ("Conditions",),
+    "interventions": ("Interventions",),
+    "primary": ("Primary Outcome Measures",),
+    "secondary": ("Secondary Outcome Measures",),
+    "other": ("Other Outcome Measures",),
+    "outcome_titles": ("Outcome Measures",),
+    "sponsor": ("Sponsor",),
+    "collaborators": ("Collaborators",),
+    "sponsor_collaborators": ("Sponsor/Collaborators",),
+    "sex": ("Sex", "Gender"),
+    "age": ("Age",),
+    "phases": ("Phases",),
+    "enrollment": ("Enrollment",),
+    "study_type": ("Study Type",),
+    "design": ("Study Design", "Study Designs"),
+    "other_ids": ("Other IDs",),
+    "start": ("Start Date",),
+    "primary_completion": ("Primary Completion Date",),
+    "completion": ("Completion Date",),
+    "first_posted": ("First Posted",),
+    "last_update": ("Last Update Posted",),
+}
+
+
+class CtgovCsvReader:
+    name = "ctgov-csv"
+    description = "ClinicalTrials.gov CSV export, current website and legacy (comma or tab separated)"
+    priority = 20
+
+    def sniff(self, path: Path, head: bytes) -> bool:
+        first_line = head.split(b"\n", 1)[0]
+        return b"NCT Number" in first_line
+
+    def read(self, path: Path) -> Iterator[ReadResult]:
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+            header_line = handle.readline()
+            handle.seek(0)
+            delimiter = "\t" if header_line.count("\t") > header_line.count(",") else ","
+            rows = csv.reader(handle, delimiter=delimiter)
+            header = next(rows)
+            index = {meaning: _column(header, names) for meaning, names in COLUMNS.items()}
+            legacy = index["outcome_titles"] is not None
+            for number, row in enumerate(rows, 2):  # spreadsheet row numbers: the header is row 1
+                if not any(cell.strip() for cell in row):
+                    continue
+                yield _row(row, header, index, legacy, str(path), number)
+
+
+def _column(header: list[str], names: tuple[str, ...]) -> int | None:
+    for name in names:
+        if name in header:
+            return header.index(name)
+    return None
+
+
+def _row(row: list[str], header: list[str], index: dict[str, int | None], legacy: bool, path: str, number: int) -> ReadResult:
+    def get(meaning: str) -> str | None:
+        i = index[meaning]
+        return nonempty(row[i]) if i is not None and i < len(row) else None
+
+    record = get("nct") or f"row {number}"
+    if len(row) != len(header):
+        return Rejection(path, record, f"row {number} has {len(row)} cells; the header has {len(header)}")
+    try:
+        study, diagnostics = to_v2(get, legacy)
+        fields, nct, _ = ctgov_v2.fields(study)
+        fields["diagnostics"] = fields["diagnostics"] + diagnostics
+        if any("\ufffd" in cell for cell in row):
+            fields["diagnostics"].append(
+                Diagnostic(level="warning", code="encoding", field=None, message="invalid UTF-8 bytes replaced with \ufffd")
+            )
+        digest = sha256("\x1f".join(row).encode("utf-8"))
+        source = Source(format="ctgov-csv-legacy" if legacy else "ctgov-csv", path=path, record=record, sha256=digest)
+        return assemble(fields, source, nct)
+    except (ValueError, TypeError, ValidationError) as error:
+        return Rejection(path, record, f"{type(error).__name__}: {error}".splitlines()[0])
+
+
+def _split(text: str | None) -> list[str]:
+    return [item.strip() for item in (text or "").split("|") if item.strip()]
+
+
+def to_v2(get: Any, legacy: bool) -> tuple[dict[str, Any], list[Diagnostic]]:
+    """One CSV row (``get(meaning)`` reads a cell) in API v2 shape, plus what reading it had to note."""
+    diagnostics: list[Diagnostic] = []
+    outcomes: dict[str, list[dict[str, Any]]] = {}
+    if legacy:
+        titles = _split(get("outcome_titles"))
+        outcomes["otherOutcomes"] = [{"measure": title} for title in titles]
+        if titles:
+            diagnostics.append(Diagnostic(
+                level="warning", code="outcome-kind-unknown", field="outcomes",
+                message="the legacy CSV lists outcome titles without primary/secondary; read as kind 'other'",
+            ))
+    else:
+        for meaning, key in (("primary", "primaryOutcomes"), ("secondary", "secondaryOutcomes"), ("other", "otherOutcomes")):
+            outcomes[key] = []
+            for split in split_outcomes(get(meaning) or ""):
+                if split.guessed:
+                    diagnostics.append(Diagnostic(
+                        level="info", code="outcome-split-guess", field=f"{meaning} outcomes",
+                        message=f"measure / description / time frame boundaries are a guess in {split.measure[:60]!r}",
+                    ))
+                outcomes[key].append({"measure": split.measure, "description": split.description, "timeFrame": split.time_frame})
+
+    interventions = []
+    for item in _split(get("interventions")):
+        match = _INTERVENTION.match(item)
+        kind, name = (match.group(1), match.group(2)) if match else (None, item)
+        interventions.append({"type": kind, "name": name})
+
+    sponsor, collaborators = get("sponsor"), _split(get("collaborators"))
+    if get("sponsor_collaborators"):
+        sponsor, *collaborators = _split(get("sponsor_collaborators"))
+    design = dict(_design_pairs(get("design")))
+    minimum_age, maximum_age = _age_limits(get("age"))
+    secondary_ids = [{"id": other} for other in _split(get("other_ids"))]
+
+    study = {
+        "protocolSection": {
+            "identificationModule": {
+                "nctId": get("nct"), "briefTitle": get("title"), "acronym": get("acronym"),
+                "secondaryIdInfos": secondary_ids,
+            },
+            "statusModule": {
+                "overallStatus": get("status"),
+                **{f"{key}DateStruct": {"date": get(meaning)} for meaning, key in (
+                    ("start", "start"), ("primary_completion", "primaryCompletion"), ("completion", "completion"),
+                    ("first_posted", "studyFirstPost"), ("last_update", "lastUpdatePost"),
+                )},
+            },
+            "sponsorCollaboratorsModule": {
+                "leadSponsor": {"name": sponsor}, "collaborators": [{"name": c} for c in collaborators],
+            },
+            "descriptionModule": {"briefSummary": get("summary")},
+            "conditionsModule": {"conditions": _split(get("conditions"))},
+            "designModule": {
+                "studyType": get("study_type"),
+                "phases": _split(get("phases")),
+                "designInfo": {
+                    "allocation": design.get("allocation"),
+                    "interventionModel": design.get("intervention model"),
+                    "primaryPurpose": design.get("primary purpose"),
+                    "maskingInfo": {"masking": design.get("masking")},
+                },
+                "enrollmentInfo": {"count": get("enrollment")},
+            },
+            "armsInterventionsModule": {"interventions": interventions},
+            "outcomesModule": outcomes,
+            "eligibilityModule": {"sex": get("sex"), "minimumAge": minimum_age, "maximumAge": maximum_age},
+        }
+    }
+    return study, diagnostics
+
+
+def _design_pairs(text: str | None) -> Iterator[tuple[str, str]]:
+    """``Allocation: NA|Intervention Model: SINGLE_GROUP|...`` → (``allocation``, ``NA``), ..."""
+    for item in _split(text):
+        key, _, value = item.partition(":")
+        if value.strip():
+            yield key.strip().lower(), value.strip()
+
+
+def _age_limits(text: str | None) -> tuple[str | None, str | None]:
+    """The legacy ``18 Years and older   (Adult, Older Adult)``; the current export has age groups only."""
+    match = _AGE_RANGE.match(text or "")
+    if not match:
+        return None, None
+    low, high, older, up_to = match.groups()
+    return (low or older), (high or up_to)

@@ -1,0 +1,177 @@
+"""Reader for ClinicalTrials.gov JSON in every form it reaches people.
+
+API v2: a single study, an array of studies, a page ``{"studies": [...], "nextPageToken": ...}``,
+JSON Lines, and the bulk download (a .zip of one JSON file per study). The retired classic API's
+``FullStudiesResponse`` too. Small files are parsed whole with orjson; a file larger than
+``WHOLE_FILE_LIMIT`` is read incrementally (ijson), so a multi-gigabyte array never sits in memory.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import ijson
+import orjson
+from pydantic import ValidationError
+
+from trialport.model import Source
+from trialport.readers import ctgov_classic, ctgov_v2
+from trialport.readers.assemble import assemble
+from trialport.readers.base import ReadResult, Rejection, sha256
+
+WHOLE_FILE_LIMIT = 64 * 1024 * 1024
+ZIP_MEMBER_LIMIT = 256 * 1024 * 1024  # uncompressed bytes one study file may have in a bulk .zip
+_BOM = b"\xef\xbb\xbf"
+
+
+class CtgovJsonReader:
+    name = "ctgov-json"
+    description = "ClinicalTrials.gov API v2 JSON (study, array, page, JSON Lines, bulk .zip) and classic API JSON"
+    priority = 10
+
+    def sniff(self, path: Path, head: bytes) -> bool:
+        if head.startswith(b"PK\x03\x04"):
+            return path.suffix.lower() == ".zip"
+        return head.lstrip(_BOM + b" \t\r\n")[:1] in (b"{", b"[")
+
+    def read(self, path: Path) -> Iterator[ReadResult]:
+        if zipfile.is_zipfile(path):
+            yield from read_zip(path)
+            return
+        with open(path, "rb") as handle:
+            yield from read_stream(handle, str(path), path.stat().st_size)
+
+
+def read_stream(handle: IO[bytes], path: str, size: int) -> Iterator[ReadResult]:
+    """Studies from one JSON or JSON Lines stream."""
+    first_line = handle.readline()
+    rest_starts = handle.read(1)
+    handle.seek(0)
+    if rest_starts.strip() and _is_json_object(first_line):
+        yield from _json_lines(handle, path)
+    elif size > WHOLE_FILE_LIMIT:
+        yield from _incremental(handle, path)
+    else:
+        data = handle.read()
+        try:
+            document = orjson.loads(data.removeprefix(_BOM))
+        except orjson.JSONDecodeError as error:
+            yield Rejection(path, None, f"invalid JSON: {error}")
+            return
+        yield from studies_in(document, path, None)
+
+
+def read_zip(path: Path) -> Iterator[ReadResult]:
+    """The bulk download: one JSON document per member, read member by member with a size bound."""
+    with zipfile.ZipFile(path) as archive:
+        for member in sorted(archive.infolist(), key=lambda m: m.filename):
+            if member.is_dir() or not member.filename.lower().endswith(".json"):
+                continue
+            if member.file_size > ZIP_MEMBER_LIMIT:
+                yield Rejection(str(path), member.filename, f"member of {member.file_size:,} bytes exceeds the limit")
+                continue
+            with archive.open(member) as handle:
+                data = handle.read(ZIP_MEMBER_LIMIT + 1)
+            if len(data) > ZIP_MEMBER_LIMIT:  # the header lied about the size: a zip bomb
+                yield Rejection(str(path), member.filename, "member expands past the size limit")
+                continue
+            try:
+                document = orjson.loads(data.removeprefix(_BOM))
+            except orjson.JSONDecodeError as error:
+                yield Rejection(str(path), member.filename, f"invalid JSON: {error}")
+                continue
+            yield from studies_in(document, str(path), member.filename)
+
+
+def studies_in(document: Any, path: str, record: str | None) -> Iterator[ReadResult]:
+    """Every study in a parsed JSON document, whatever container it came in."""
+    if isinstance(document, list):
+        for index, item in enumerate(document, 1):
+            yield from studies_in(item, path, record or f"#{index}")
+    elif not isinstance(document, dict):
+        yield Rejection(path, record, f"JSON {type(document).__name__} is not a study")
+    elif "protocolSection" in document:
+        yield study(document, path, record, "ctgov-v2")
+    elif isinstance(document.get("studies"), list):
+        for index, item in enumerate(document["studies"], 1):
+            yield from studies_in(item, path, f"#{index}")
+    elif "FullStudiesResponse" in document:
+        full = document["FullStudiesResponse"].get("FullStudies") or []
+        for index, item in enumerate(full, 1):
+            yield study(item.get("Study", item), path, f"#{index}", "ctgov-classic")
+    elif "ProtocolSection" in document or "Study" in document:
+        yield study(document.get("Study", document), path, record, "ctgov-classic")
+    else:
+        keys = ", ".join(list(document)[:5]) or "none"
+        yield Rejection(path, record, f"not a ClinicalTrials.gov study (no protocolSection; top-level keys: {keys})")
+
+
+def study(document: dict[str, Any], path: str, record: str | None, fmt: str, raw: bytes | None = None) -> ReadResult:
+    """One study (API v2, or classic when ``fmt`` says so) to a Trial, or a Rejection saying why not."""
+    try:
+        v2 = ctgov_classic.to_v2(document) if fmt == "ctgov-classic" else document
+        fields, nct, _ = ctgov_v2.fields(v2)
+        digest = sha256(raw if raw is not None else orjson.dumps(document))
+        return assemble(fields, Source(format=fmt, path=path, record=nct or record, sha256=digest), nct)
+    except (ValueError, TypeError, AttributeError, KeyError, ValidationError) as error:
+        nct = _nct_of(document)
+        return Rejection(path, nct or record, _reason(error))
+
+
+def _json_lines(handle: IO[bytes], path: str) -> Iterator[ReadResult]:
+    for number, line in enumerate(handle, 1):
+        if not line.strip():
+            continue
+        try:
+            document = orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            yield Rejection(path, f"line {number}", f"invalid JSON: {error}")
+            continue
+        if isinstance(document, dict) and "protocolSection" in document:
+            yield study(document, path, f"line {number}", "ctgov-v2", raw=line.rstrip(b"\r\n"))
+        else:
+            yield from studies_in(document, path, f"line {number}")
+
+
+def _incremental(handle: IO[bytes], path: str) -> Iterator[ReadResult]:
+    head = handle.read(4096)
+    handle.seek(0)
+    start = head.lstrip(_BOM + b" \t\r\n")[:1]
+    if start == b"[":
+        prefix = "item"
+    elif b'"FullStudiesResponse"' in head:
+        prefix = "FullStudiesResponse.FullStudies.item"
+    else:
+        prefix = "studies.item"
+    count = 0
+    try:
+        for count, item in enumerate(ijson.items(handle, prefix, use_float=True), 1):
+            yield from studies_in(item, path, f"#{count}")
+    except ijson.JSONError as error:
+        yield Rejection(path, f"after #{count}", f"invalid JSON: {error}")
+
+
+def _is_json_object(line: bytes) -> bool:
+    try:
+        return isinstance(orjson.loads(line.removeprefix(_BOM)), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
+def _nct_of(document: Any) -> str | None:
+    try:
+        ident = document.get("protocolSection", {}).get("identificationModule", {})
+        return ident.get("nctId") if isinstance(ident.get("nctId"), str) else None
+    except AttributeError:
+        return None
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        return f"invalid value at {where}: {first['msg']}"
+    return f"{type(error).__name__}: {error}"

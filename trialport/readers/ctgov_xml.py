@@ -1,0 +1,159 @@
+"""Reader for ClinicalTrials.gov's legacy XML (``<clinical_study>``), one study per file.
+
+Parsed with defusedxml: entity expansion and external entities are refused, so a hostile file can
+neither blow up memory nor read local files or the network. Each study is translated to API v2
+shape and mapped by ``ctgov_v2``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from xml.etree.ElementTree import Element, ParseError
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
+from pydantic import ValidationError
+
+from trialport.model import Source
+from trialport.readers import ctgov_v2
+from trialport.readers.assemble import assemble
+from trialport.readers.base import ReadResult, Rejection, sha256
+
+
+class CtgovXmlReader:
+    name = "ctgov-xml"
+    description = "ClinicalTrials.gov legacy XML (<clinical_study>), one study per file"
+    priority = 30
+
+    def sniff(self, path: Path, head: bytes) -> bool:
+        return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<") and b"<clinical_study" in head
+
+    def read(self, path: Path) -> Iterator[ReadResult]:
+        data = path.read_bytes()
+        try:
+            root = SafeET.fromstring(data, forbid_dtd=True)
+        except DefusedXmlException as error:
+            yield Rejection(str(path), None, f"refused: {type(error).__name__} (DTDs and entities are not allowed)")
+            return
+        except ParseError as error:
+            yield Rejection(str(path), None, f"invalid XML: {error}")
+            return
+        if root.tag != "clinical_study":
+            yield Rejection(str(path), None, f"root element is <{root.tag}>, not <clinical_study>")
+            return
+        nct = root.findtext("id_info/nct_id")
+        try:
+            fields, nct, _ = ctgov_v2.fields(to_v2(root))
+            yield assemble(fields, Source(format="ctgov-xml", path=str(path), record=nct, sha256=sha256(data)), nct)
+        except (ValueError, TypeError, ValidationError) as error:
+            yield Rejection(str(path), nct, f"{type(error).__name__}: {error}".splitlines()[0])
+
+
+def _text(element: Element | None, path: str) -> str | None:
+    """Text of a child element; ``<x><textblock>...</textblock></x>`` blocks give their textblock."""
+    found = element.find(path) if element is not None else None
+    if found is None:
+        return None
+    block = found.find("textblock")
+    return (block.text if block is not None else found.text) or None
+
+
+def _all(element: Element, path: str) -> list[str]:
+    return [e.text.strip() for e in element.findall(path) if e.text and e.text.strip()]
+
+
+def _date(root: Element, tag: str) -> dict[str, Any]:
+    return {"date": _text(root, tag)}
+
+
+def _outcomes(root: Element, tag: str) -> list[dict[str, Any]]:
+    return [
+        {"measure": _text(o, "measure"), "description": _text(o, "description"), "timeFrame": _text(o, "time_frame")}
+        for o in root.findall(tag)
+    ]
+
+
+def to_v2(root: Element) -> dict[str, Any]:
+    """A ``<clinical_study>`` element as an API v2 study."""
+    design = root.find("study_design_info")
+    eligibility = root.find("eligibility")
+    enrollment = root.find("enrollment")
+    phase = _text(root, "phase")
+    return {
+        "protocolSection": {
+            "identificationModule": {
+                "nctId": _text(root, "id_info/nct_id"),
+                "orgStudyIdInfo": {"id": _text(root, "id_info/org_study_id")},
+                "organization": {"fullName": _text(root, "sponsors/lead_sponsor/agency")},
+                "secondaryIdInfos": [{"id": s} for s in _all(root, "id_info/secondary_id")],
+                "briefTitle": _text(root, "brief_title"),
+                "officialTitle": _text(root, "official_title"),
+                "acronym": _text(root, "acronym"),
+            },
+            "statusModule": {
+                "overallStatus": _text(root, "overall_status"),
+                "startDateStruct": _date(root, "start_date"),
+                "primaryCompletionDateStruct": _date(root, "primary_completion_date"),
+                "completionDateStruct": _date(root, "completion_date"),
+                "studyFirstPostDateStruct": _date(root, "study_first_posted"),
+                "lastUpdatePostDateStruct": _date(root, "last_update_posted"),
+            },
+            "sponsorCollaboratorsModule": {
+                "leadSponsor": {"name": _text(root, "sponsors/lead_sponsor/agency")},
+                "collaborators": [{"name": c} for c in _all(root, "sponsors/collaborator/agency")],
+            },
+            "descriptionModule": {
+                "briefSummary": _text(root, "brief_summary"),
+                "detailedDescription": _text(root, "detailed_description"),
+            },
+            "conditionsModule": {"conditions": _all(root, "condition"), "keywords": _all(root, "keyword")},
+            "designModule": {
+                "studyType": _text(root, "study_type"),
+                "phases": [phase] if phase else [],
+                "designInfo": {
+                    "allocation": _text(design, "allocation"),
+                    "interventionModel": _text(design, "intervention_model"),
+                    "primaryPurpose": _text(design, "primary_purpose"),
+                    "maskingInfo": {"masking": _text(design, "masking")},
+                },
+                "enrollmentInfo": {
+                    "count": enrollment.text if enrollment is not None else None,
+                    "type": enrollment.get("type") if enrollment is not None else None,
+                },
+            },
+            "armsInterventionsModule": {
+                "armGroups": [
+                    {
+                        "label": _text(a, "arm_group_label"),
+                        "type": _text(a, "arm_group_type"),
+                        "description": _text(a, "description"),
+                    }
+                    for a in root.findall("arm_group")
+                ],
+                "interventions": [
+                    {
+                        "type": _text(i, "intervention_type"),
+                        "name": _text(i, "intervention_name"),
+                        "description": _text(i, "description"),
+                        "otherNames": _all(i, "other_name"),
+                        "armGroupLabels": _all(i, "arm_group_label"),
+                    }
+                    for i in root.findall("intervention")
+                ],
+            },
+            "outcomesModule": {
+                "primaryOutcomes": _outcomes(root, "primary_outcome"),
+                "secondaryOutcomes": _outcomes(root, "secondary_outcome"),
+                "otherOutcomes": _outcomes(root, "other_outcome"),
+            },
+            "eligibilityModule": {
+                "eligibilityCriteria": _text(eligibility, "criteria"),
+                "sex": _text(eligibility, "gender"),
+                "minimumAge": _text(eligibility, "minimum_age"),
+                "maximumAge": _text(eligibility, "maximum_age"),
+                "healthyVolunteers": _text(eligibility, "healthy_volunteers"),
+            },
+        }
+    }
