@@ -90,3 +90,15 @@ def test_formats_and_schema():
     assert {"id", "identifiers", "title", "outcomes", "cell_therapy", "source", "diagnostics"} <= set(
         schema["properties"]
     )
+
+
+def test_mixed_folder_of_every_format(tmp_path):
+    run = trialport("convert", str(CTGOV), str(ROOT / "tests" / "data" / "legacy-csv"), "--out", str(tmp_path))
+    assert run.returncode == 0, run.stdout
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    # 319 JSON + 245 CSV + 65 XML + 1 legacy CSV records; the folders' READMEs and LICENSE are not records
+    assert report["totals"] == {"read": 633, "converted": 630, "skipped": 3, "rejected": 0}
+    readers = {f["reader"] for f in report["files"]}
+    assert readers == {"ctgov-json", "ctgov-csv", "ctgov-xml", "seedtext"}
+    formats = {json.loads(line)["source"]["format"] for line in (tmp_path / "trials.jsonl").open(encoding="utf-8")}
+    assert formats == {"ctgov-v2", "ctgov-classic", "ctgov-csv", "ctgov-csv-legacy", "ctgov-xml"}

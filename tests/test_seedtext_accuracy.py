@@ -10,7 +10,7 @@ from __future__ import annotations
 from seed_layout import fields, render
 
 from trialport.mapping.text import clean_block, clean_line
-from trialport.readers.flat_outcomes import split_outcome
+from trialport.readers.flattened import split_outcome
 from trialport.readers.seedtext import parse
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from trialport.mapping.text import clean_block, clean_line, repair
 from trialport.model import trial_id
-from trialport.readers.flat_outcomes import split_outcome
+from trialport.readers.flattened import split_outcome
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ BLOCK_FIELDS = frozenset({"brief_summary", "detailed_description", "criteria", "
 
 def assemble(raw: dict[str, Any], source: Source, nct_id: str | None = None) -> Trial:
     """Repair the text of ``raw`` (model field names), add id and source, and validate."""
-    fields = _clean(raw, None)
+    fields = _clean(raw, None) or {}
     title = fields.get("title") or fields.get("official_title") or nct_id or ""
     fields["title"] = title
     fields["id"] = trial_id(nct_id, title)
@@ -31,8 +31,9 @@ def _clean(value: Any, key: str | None) -> Any:
         return clean_block(value) if key in BLOCK_FIELDS else clean_line(value)
     if isinstance(value, dict):
         cleaned = {k: _clean(v, k) for k, v in value.items()}
-        return {k: v for k, v in cleaned.items() if v is not None}
+        kept = {k: v for k, v in cleaned.items() if v is not None and v != {}}
+        return kept or None
     if isinstance(value, list):
         items = (_clean(v, key) for v in value)
-        return [v for v in items if v is not None and v != {}]
+        return [v for v in items if v is not None]
     return value

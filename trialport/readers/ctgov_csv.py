@@ -24,11 +24,10 @@ from trialport.readers import ctgov_v2
 from trialport.readers.assemble import assemble
 from trialport.readers.base import ReadResult, Rejection, sha256
 from trialport.readers.ctgov_values import nonempty
-from trialport.readers.flat_outcomes import split_outcomes
+from trialport.readers.flattened import interventions, outcomes_module
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # registry cells can be long; rows are still bounded by lines
 
-_INTERVENTION = re.compile(r"^\s*([A-Za-z_ ]+?)\s*:\s*(.+)$", re.DOTALL)
 _AGE_RANGE = re.compile(r"^\s*(?:(\d+ \w+) to (\d+ \w+)|(\d+ \w+) and older|up to (\d+ \w+))", re.IGNORECASE)
 
 # The column names each flavour uses for one meaning (current first, then legacy).
@@ -93,7 +92,9 @@ def _column(header: list[str], names: tuple[str, ...]) -> int | None:
     return None
 
 
-def _row(row: list[str], header: list[str], index: dict[str, int | None], legacy: bool, path: str, number: int) -> ReadResult:
+def _row(
+    row: list[str], header: list[str], index: dict[str, int | None], legacy: bool, path: str, number: int
+) -> ReadResult:
     def get(meaning: str) -> str | None:
         i = index[meaning]
         return nonempty(row[i]) if i is not None and i < len(row) else None
@@ -103,11 +104,13 @@ def _row(row: list[str], header: list[str], index: dict[str, int | None], legacy
         return Rejection(path, record, f"row {number} has {len(row)} cells; the header has {len(header)}")
     try:
         study, diagnostics = to_v2(get, legacy)
-        fields, nct, _ = ctgov_v2.fields(study)
+        fields, nct = ctgov_v2.fields(study)
         fields["diagnostics"] = fields["diagnostics"] + diagnostics
         if any("\ufffd" in cell for cell in row):
             fields["diagnostics"].append(
-                Diagnostic(level="warning", code="encoding", field=None, message="invalid UTF-8 bytes replaced with \ufffd")
+                Diagnostic(
+                    level="warning", code="encoding", field=None, message="invalid UTF-8 bytes replaced with \ufffd"
+                )
             )
         digest = sha256("\x1f".join(row).encode("utf-8"))
         source = Source(format="ctgov-csv-legacy" if legacy else "ctgov-csv", path=path, record=record, sha256=digest)
@@ -123,31 +126,21 @@ def _split(text: str | None) -> list[str]:
 def to_v2(get: Any, legacy: bool) -> tuple[dict[str, Any], list[Diagnostic]]:
     """One CSV row (``get(meaning)`` reads a cell) in API v2 shape, plus what reading it had to note."""
     diagnostics: list[Diagnostic] = []
-    outcomes: dict[str, list[dict[str, Any]]] = {}
     if legacy:
         titles = _split(get("outcome_titles"))
-        outcomes["otherOutcomes"] = [{"measure": title} for title in titles]
+        outcomes = {"otherOutcomes": [{"measure": title} for title in titles]}
         if titles:
-            diagnostics.append(Diagnostic(
-                level="warning", code="outcome-kind-unknown", field="outcomes",
-                message="the legacy CSV lists outcome titles without primary/secondary; read as kind 'other'",
-            ))
+            diagnostics.append(
+                Diagnostic(
+                    level="warning",
+                    code="outcome-kind-unknown",
+                    field="outcomes",
+                    message="the legacy CSV lists outcome titles without primary/secondary; read as kind 'other'",
+                )
+            )
     else:
-        for meaning, key in (("primary", "primaryOutcomes"), ("secondary", "secondaryOutcomes"), ("other", "otherOutcomes")):
-            outcomes[key] = []
-            for split in split_outcomes(get(meaning) or ""):
-                if split.guessed:
-                    diagnostics.append(Diagnostic(
-                        level="info", code="outcome-split-guess", field=f"{meaning} outcomes",
-                        message=f"measure / description / time frame boundaries are a guess in {split.measure[:60]!r}",
-                    ))
-                outcomes[key].append({"measure": split.measure, "description": split.description, "timeFrame": split.time_frame})
-
-    interventions = []
-    for item in _split(get("interventions")):
-        match = _INTERVENTION.match(item)
-        kind, name = (match.group(1), match.group(2)) if match else (None, item)
-        interventions.append({"type": kind, "name": name})
+        outcomes, guesses = outcomes_module({kind: get(kind) for kind in ("primary", "secondary", "other")})
+        diagnostics += guesses
 
     sponsor, collaborators = get("sponsor"), _split(get("collaborators"))
     if get("sponsor_collaborators"):
@@ -159,18 +152,27 @@ def to_v2(get: Any, legacy: bool) -> tuple[dict[str, Any], list[Diagnostic]]:
     study = {
         "protocolSection": {
             "identificationModule": {
-                "nctId": get("nct"), "briefTitle": get("title"), "acronym": get("acronym"),
+                "nctId": get("nct"),
+                "briefTitle": get("title"),
+                "acronym": get("acronym"),
                 "secondaryIdInfos": secondary_ids,
             },
             "statusModule": {
                 "overallStatus": get("status"),
-                **{f"{key}DateStruct": {"date": get(meaning)} for meaning, key in (
-                    ("start", "start"), ("primary_completion", "primaryCompletion"), ("completion", "completion"),
-                    ("first_posted", "studyFirstPost"), ("last_update", "lastUpdatePost"),
-                )},
+                **{
+                    f"{key}DateStruct": {"date": get(meaning)}
+                    for meaning, key in (
+                        ("start", "start"),
+                        ("primary_completion", "primaryCompletion"),
+                        ("completion", "completion"),
+                        ("first_posted", "studyFirstPost"),
+                        ("last_update", "lastUpdatePost"),
+                    )
+                },
             },
             "sponsorCollaboratorsModule": {
-                "leadSponsor": {"name": sponsor}, "collaborators": [{"name": c} for c in collaborators],
+                "leadSponsor": {"name": sponsor},
+                "collaborators": [{"name": c} for c in collaborators],
             },
             "descriptionModule": {"briefSummary": get("summary")},
             "conditionsModule": {"conditions": _split(get("conditions"))},
@@ -185,7 +187,7 @@ def to_v2(get: Any, legacy: bool) -> tuple[dict[str, Any], list[Diagnostic]]:
                 },
                 "enrollmentInfo": {"count": get("enrollment")},
             },
-            "armsInterventionsModule": {"interventions": interventions},
+            "armsInterventionsModule": {"interventions": interventions(get("interventions"))},
             "outcomesModule": outcomes,
             "eligibilityModule": {"sex": get("sex"), "minimumAge": minimum_age, "maximumAge": maximum_age},
         }

@@ -113,7 +113,7 @@ def study(document: dict[str, Any], path: str, record: str | None, fmt: str, raw
     """One study (API v2, or classic when ``fmt`` says so) to a Trial, or a Rejection saying why not."""
     try:
         v2 = ctgov_classic.to_v2(document) if fmt == "ctgov-classic" else document
-        fields, nct, _ = ctgov_v2.fields(v2)
+        fields, nct = ctgov_v2.fields(v2)
         digest = sha256(raw if raw is not None else orjson.dumps(document))
         return assemble(fields, Source(format=fmt, path=path, record=nct or record, sha256=digest), nct)
     except (ValueError, TypeError, AttributeError, KeyError, ValidationError) as error:

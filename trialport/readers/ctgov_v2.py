@@ -26,8 +26,8 @@ def _mesh(module: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def fields(study: dict[str, Any]) -> tuple[dict[str, Any], str | None, list[Diagnostic]]:
-    """Canonical fields of one study, its NCT number, and what the mapping had to note."""
+def fields(study: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """Canonical fields of one study (``diagnostics`` says what the mapping had to note) and its NCT number."""
     p = study.get("protocolSection")
     if not isinstance(p, dict):
         raise ValueError("no protocolSection")
@@ -54,7 +54,9 @@ def fields(study: dict[str, Any]) -> tuple[dict[str, Any], str | None, list[Diag
             identifiers.append({"system": secondary.get("domain"), "value": secondary["id"], "type": kind})
 
     condition_names = conditions.get("conditions", [])
-    condition_codes = attribute_codes(condition_names, derived.get("conditionBrowseModule", {}), "conditions", diagnostics)
+    condition_codes = attribute_codes(
+        condition_names, derived.get("conditionBrowseModule", {}), "conditions", diagnostics
+    )
     interventions = [i for i in arms.get("interventions", []) if i.get("name")]
     intervention_codes = attribute_codes(
         [i["name"] for i in interventions], derived.get("interventionBrowseModule", {}), "interventions", diagnostics
@@ -78,14 +80,18 @@ def fields(study: dict[str, Any]) -> tuple[dict[str, Any], str | None, list[Diag
 
     dates = {}
     for name, key in (
-        ("start", "startDateStruct"), ("primary_completion", "primaryCompletionDateStruct"),
-        ("completion", "completionDateStruct"), ("first_posted", "studyFirstPostDateStruct"),
+        ("start", "startDateStruct"),
+        ("primary_completion", "primaryCompletionDateStruct"),
+        ("completion", "completionDateStruct"),
+        ("first_posted", "studyFirstPostDateStruct"),
         ("last_update", "lastUpdatePostDateStruct"),
     ):
         text = status.get(key, {}).get("date")
         dates[name] = iso_date(text)
         if text and not dates[name]:
-            diagnostics.append(Diagnostic(level="warning", code="date", field=f"dates.{name}", message=f"unreadable date {text!r}"))
+            diagnostics.append(
+                Diagnostic(level="warning", code="date", field=f"dates.{name}", message=f"unreadable date {text!r}")
+            )
 
     enrollment = design.get("enrollmentInfo", {})
     raw = {
@@ -143,7 +149,7 @@ def fields(study: dict[str, Any]) -> tuple[dict[str, Any], str | None, list[Diag
         },
         "diagnostics": diagnostics,
     }
-    return raw, nct, diagnostics
+    return raw, nct
 
 
 def attribute_codes(
@@ -159,8 +165,10 @@ def attribute_codes(
     codes = _mesh(browse)
     if len(names) <= 1:
         return [codes for _ in names]
-    found_by = {(leaf.get("name") or "").casefold(): (leaf.get("asFound") or "").casefold()
-                for leaf in browse.get("browseLeaves", [])}
+    found_by = {
+        (leaf.get("name") or "").casefold(): (leaf.get("asFound") or "").casefold()
+        for leaf in browse.get("browseLeaves", [])
+    }
     folded = [name.casefold() for name in names]
     per_item: list[list[dict[str, Any]]] = [[] for _ in names]
     for code in codes:
@@ -169,10 +177,14 @@ def attribute_codes(
         hits = [i for i, name in enumerate(folded) if name == term or (as_found and as_found in name)]
         if not hits:
             hits = list(range(len(names)))
-            diagnostics.append(Diagnostic(
-                level="info", code="registry-code-unattributed", field=field,
-                message=f"registry MeSH {code['code']} ({code.get('display')}) fits no single item; kept on each",
-            ))
+            diagnostics.append(
+                Diagnostic(
+                    level="info",
+                    code="registry-code-unattributed",
+                    field=field,
+                    message=f"registry MeSH {code['code']} ({code.get('display')}) fits no single item; kept on each",
+                )
+            )
         for i in hits:
             per_item[i].append(code)
     return per_item

@@ -7,6 +7,7 @@ shape and mapped by ``ctgov_v2``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,19 +46,41 @@ class CtgovXmlReader:
             return
         nct = root.findtext("id_info/nct_id")
         try:
-            fields, nct, _ = ctgov_v2.fields(to_v2(root))
+            fields, nct = ctgov_v2.fields(to_v2(root))
             yield assemble(fields, Source(format="ctgov-xml", path=str(path), record=nct, sha256=sha256(data)), nct)
         except (ValueError, TypeError, ValidationError) as error:
             yield Rejection(str(path), nct, f"{type(error).__name__}: {error}".splitlines()[0])
 
 
 def _text(element: Element | None, path: str) -> str | None:
-    """Text of a child element; ``<x><textblock>...</textblock></x>`` blocks give their textblock."""
+    """Text of a child element; ``<x><textblock>...</textblock></x>`` blocks give their text unwrapped."""
     found = element.find(path) if element is not None else None
     if found is None:
         return None
     block = found.find("textblock")
-    return (block.text if block is not None else found.text) or None
+    if block is not None:
+        return unwrap(block.text or "") or None
+    return found.text or None
+
+
+_LIST_ITEM = re.compile(r"^(?:[-*\u2022o]\s|\d{1,2}[.)]\s|[a-z][.)]\s)")
+
+
+def unwrap(text: str) -> str:
+    """Undo the legacy XML's hard wrapping (lines of about 100 characters, indented): lines of one
+    paragraph join with a space; blank lines still part paragraphs, and list items keep their lines.
+    This gives the text as the API v2 and the website publish it."""
+    paragraphs = []
+    for paragraph in re.split(r"\n\s*\n", text.strip()):
+        lines: list[str] = []
+        for line in paragraph.split("\n"):
+            line = line.strip()
+            if lines and line and not _LIST_ITEM.match(line):
+                lines[-1] += " " + line
+            elif line:
+                lines.append(line)
+        paragraphs.append("\n".join(lines))
+    return "\n\n".join(paragraphs)
 
 
 def _all(element: Element, path: str) -> list[str]:
@@ -75,12 +98,34 @@ def _outcomes(root: Element, tag: str) -> list[dict[str, Any]]:
     ]
 
 
+def _arm(arm: Element, interventions: list[dict[str, Any]]) -> dict[str, Any]:
+    """An arm; the XML lists arms on interventions only, so each arm's interventions are gathered
+    from there, named as the registry names them elsewhere (``Drug: carboplatin``)."""
+    label = _text(arm, "arm_group_label")
+    return {
+        "label": label,
+        "type": _text(arm, "arm_group_type"),
+        "description": _text(arm, "description"),
+        "interventionNames": [f"{i['type']}: {i['name']}" for i in interventions if label in i["armGroupLabels"]],
+    }
+
+
 def to_v2(root: Element) -> dict[str, Any]:
     """A ``<clinical_study>`` element as an API v2 study."""
     design = root.find("study_design_info")
     eligibility = root.find("eligibility")
     enrollment = root.find("enrollment")
     phase = _text(root, "phase")
+    interventions = [
+        {
+            "type": _text(i, "intervention_type"),
+            "name": _text(i, "intervention_name"),
+            "description": _text(i, "description"),
+            "otherNames": _all(i, "other_name"),
+            "armGroupLabels": _all(i, "arm_group_label"),
+        }
+        for i in root.findall("intervention")
+    ]
     return {
         "protocolSection": {
             "identificationModule": {
@@ -124,24 +169,8 @@ def to_v2(root: Element) -> dict[str, Any]:
                 },
             },
             "armsInterventionsModule": {
-                "armGroups": [
-                    {
-                        "label": _text(a, "arm_group_label"),
-                        "type": _text(a, "arm_group_type"),
-                        "description": _text(a, "description"),
-                    }
-                    for a in root.findall("arm_group")
-                ],
-                "interventions": [
-                    {
-                        "type": _text(i, "intervention_type"),
-                        "name": _text(i, "intervention_name"),
-                        "description": _text(i, "description"),
-                        "otherNames": _all(i, "other_name"),
-                        "armGroupLabels": _all(i, "arm_group_label"),
-                    }
-                    for i in root.findall("intervention")
-                ],
+                "armGroups": [_arm(a, interventions) for a in root.findall("arm_group")],
+                "interventions": interventions,
             },
             "outcomesModule": {
                 "primaryOutcomes": _outcomes(root, "primary_outcome"),

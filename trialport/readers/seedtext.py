@@ -14,20 +14,11 @@ from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 
-from trialport.mapping.text import clean_block, clean_line
-from trialport.model import (
-    INTERVENTION_TYPES,
-    Condition,
-    Diagnostic,
-    Intervention,
-    Outcome,
-    Source,
-    TimeFrame,
-    Trial,
-    trial_id,
-)
+from trialport.model import INTERVENTION_TYPES, Diagnostic, Source
+from trialport.readers import ctgov_v2
+from trialport.readers.assemble import assemble
 from trialport.readers.base import ReadResult, Rejection, Skipped, decode_text, looks_binary, sha256
-from trialport.readers.flat_outcomes import _TIME_QUANTITY, _TIME_WORDS, split_outcome
+from trialport.readers.flattened import interventions, outcomes_module, speaks_of_time, split_outcome
 
 MAX_TITLE = 300  # ClinicalTrials.gov's limit for a brief title
 
@@ -71,9 +62,7 @@ def parse(data: bytes, path: str) -> ReadResult:
             path, None, f"not a registry record: first line is a {len(title):,}-character paragraph, not a title"
         )
     if not _is_record(found, body):
-        return Skipped(
-            path, None, f"not a registry record: no interventions line or outcome list after {title[:60]!r}"
-        )
+        return Skipped(path, None, f"not a registry record: no interventions line or outcome list after {title[:60]!r}")
     if len(title) > MAX_TITLE:
         return Rejection(
             path, None, f"first line is {len(title):,} characters; a registry title has at most {MAX_TITLE}"
@@ -92,50 +81,22 @@ def parse(data: bytes, path: str) -> ReadResult:
             )
         )
     roles = {role: body[i] for role, i in found.roles.items()}
-    outcomes = []
-    for kind in ("primary", "secondary"):
-        for part in roles.get(kind, "").split("|"):
-            if not part.strip():
-                continue
-            split = split_outcome(clean_line(part) or "")
-            field = f"outcomes[{len(outcomes)}]"
-            if split.guessed:
-                diagnostics.append(
-                    Diagnostic(
-                        level="info",
-                        code="outcome-split-guess",
-                        field=field,
-                        message=f"measure / description / time frame boundaries are a guess in {part[:80]!r}",
-                    )
-                )
-            time_frame = clean_line(split.time_frame)
-            outcomes.append(
-                Outcome(
-                    kind=kind,
-                    measure=clean_line(split.measure) or "",
-                    description=clean_line(split.description),
-                    time_frame=TimeFrame(text=time_frame) if time_frame else None,
-                )
-            )
-    interventions = []
-    for part in roles.get("interventions", "").split("|"):
-        match = _INTERVENTION.match(part)
-        if match:
-            kind = match.group(1).upper().replace(" ", "_")
-            interventions.append(Intervention(type=kind, name=clean_line(match.group(2)) or ""))
-
-    clean_title = clean_line(title) or ""
-    return Trial(
-        id=trial_id(None, clean_title),
-        title=clean_title,
-        brief_summary=clean_block("\n".join(body[: found.start])),
-        conditions=[Condition(name=name) for name in _split_list(roles.get("conditions", ""))],
-        interventions=interventions,
-        outcomes=outcomes,
-        detailed_description=clean_block("\n".join(body[found.end :])),
-        source=Source(format="seedtext", path=path, record=None, sha256=sha256(data)),
-        diagnostics=diagnostics,
-    )
+    outcomes, guesses = outcomes_module({kind: roles.get(kind) for kind in ("primary", "secondary")})
+    study = {
+        "protocolSection": {
+            "identificationModule": {"briefTitle": title},
+            "descriptionModule": {
+                "briefSummary": "\n".join(body[: found.start]),
+                "detailedDescription": "\n".join(body[found.end :]),
+            },
+            "conditionsModule": {"conditions": [c for c in roles.get("conditions", "").split("|") if c.strip()]},
+            "armsInterventionsModule": {"interventions": interventions(roles.get("interventions"))},
+            "outcomesModule": outcomes,
+        }
+    }
+    fields, _ = ctgov_v2.fields(study)
+    fields["diagnostics"] = diagnostics + guesses + fields["diagnostics"]
+    return assemble(fields, Source(format="seedtext", path=path, record=None, sha256=sha256(data)))
 
 
 @dataclass(frozen=True)
@@ -179,7 +140,9 @@ def _is_record(found: Segmentation, lines: list[str]) -> bool:
     Hard-wrapped prose (a README, a licence) can look like conditions or short outcomes, never like that."""
     if "interventions" in found.roles:
         return True
-    return any(_line_scores(lines[i])[role] >= 3.0 for role, i in found.roles.items() if role in ("primary", "secondary"))
+    return any(
+        _line_scores(lines[i])[role] >= 3.0 for role, i in found.roles.items() if role in ("primary", "secondary")
+    )
 
 
 def _shape(roles: dict[str, int]) -> frozenset[tuple[str, int]]:
@@ -218,7 +181,7 @@ def _outcome_list_score(parts: list[str]) -> float:
             return -4.0
         if _SENTENCES.search(split.measure):
             score -= 1.0  # a measure is a title, not sentences: this is prose
-        elif _TIME_QUANTITY.search(time_frame) or _TIME_WORDS.search(time_frame):
+        elif speaks_of_time(time_frame):
             score += 4.0
         elif time_frame.endswith((".", ":", ";", "?", "!")):
             score -= 1.0
@@ -229,7 +192,3 @@ def _outcome_list_score(parts: list[str]) -> float:
         else:
             score -= 1.0
     return score / len(parts) if score > 0 else -4.0
-
-
-def _split_list(text: str) -> list[str]:
-    return [item for item in (clean_line(p) for p in text.split("|")) if item]

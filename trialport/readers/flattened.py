@@ -1,6 +1,6 @@
-"""Split ClinicalTrials.gov's flattened outcome text back into measure, description and time frame.
+"""ClinicalTrials.gov's flattened text fields, as the website's CSV export and the seed layout have them.
 
-The website's CSV export, and the seed text layout copied from it, join an outcome's three fields as
+Interventions are ``TYPE: name`` joined by ``|``. Outcomes are harder: the export joins an outcome's three fields as
 ``measure, description, time frame`` (description optional) and outcomes with ``|``. Each field may
 hold commas itself, so the split is a choice: every ``", "`` is a candidate boundary, each way of
 labelling the pieces measure / description / time frame is scored, and the best wins. The weights
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from trialport.model import Diagnostic
 
 _NUMBER_WORDS = (
     "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|eighteen|twenty|"
@@ -87,6 +89,11 @@ W = {
 }
 
 
+def speaks_of_time(text: str) -> bool:
+    """Whether text names a time: a quantity of time (``2 years``, ``day 28``) or a time word."""
+    return bool(_TIME_QUANTITY.search(text) or _TIME_WORDS.search(text))
+
+
 @dataclass(frozen=True)
 class FlatOutcome:
     """One outcome as split from flattened text; ``guessed`` when another split scored nearly as well."""
@@ -96,10 +103,49 @@ class FlatOutcome:
     time_frame: str | None
     guessed: bool = False
 
+    def guess_diagnostic(self, field: str) -> Diagnostic:
+        return Diagnostic(
+            level="info",
+            code="outcome-split-guess",
+            field=field,
+            message=f"measure / description / time frame boundaries are a guess in {self.measure[:60]!r}",
+        )
+
 
 def split_outcomes(text: str) -> list[FlatOutcome]:
     """Split a ``|``-joined list of flattened outcomes."""
     return [split_outcome(part) for part in text.split("|") if part.strip()]
+
+
+def outcomes_module(lists: dict[str, str | None]) -> tuple[dict[str, list[dict[str, str | None]]], list[Diagnostic]]:
+    """Flattened outcome lists by kind (``primary``, ``secondary``, ``other``) as an API v2
+    ``outcomesModule``, with a diagnostic for every split that was a guess."""
+    module: dict[str, list[dict[str, str | None]]] = {}
+    diagnostics = []
+    for kind, text in lists.items():
+        module[f"{kind}Outcomes"] = []
+        for split in split_outcomes(text or ""):
+            if split.guessed:
+                diagnostics.append(split.guess_diagnostic(f"{kind} outcomes"))
+            module[f"{kind}Outcomes"].append(
+                {"measure": split.measure, "description": split.description, "timeFrame": split.time_frame}
+            )
+    return module, diagnostics
+
+
+_INTERVENTION = re.compile(r"^\s*([A-Za-z_ ]+?)\s*:\s*(.+)$", re.DOTALL)
+
+
+def interventions(text: str | None) -> list[dict[str, str | None]]:
+    """``DRUG: x|Biological: y`` as API v2 interventions (type as written; ``ctgov_values`` normalises it)."""
+    found = []
+    for item in (text or "").split("|"):
+        if not item.strip():
+            continue
+        match = _INTERVENTION.match(item)
+        kind, name = (match.group(1), match.group(2)) if match else (None, item)
+        found.append({"type": kind, "name": name.strip()})
+    return found
 
 
 def split_outcome(text: str, w: dict[str, float] = W) -> FlatOutcome:
