@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint examples clean
+.PHONY: run test lint examples bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ lint: $(STAMP)
 examples: $(STAMP)  ## regenerate examples/out from seeds/
 	rm -rf examples/out
 	$(BIN)/trialport convert seeds --out examples/out
+
+bench: $(STAMP)  ## records/s and peak memory per reader, beside the parse-only limit: benchmarks/results.md
+	$(BIN)/python benchmarks/run.py --sizes 1000,10000,100000
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

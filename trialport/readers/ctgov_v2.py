@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from trialport.mapping.text import clean_block as block
+from trialport.mapping.text import clean_line as line
 from trialport.model import Diagnostic
 from trialport.readers.ctgov_values import age, as_int, enum, iso_date, phases, yes_no
 
@@ -20,61 +22,73 @@ OUTCOME_KINDS = (("primaryOutcomes", "primary"), ("secondaryOutcomes", "secondar
 def _mesh(module: dict[str, Any]) -> list[dict[str, Any]]:
     """MeSH descriptors the registry assigned (``meshes``); ``browseLeaves`` ids are not MeSH codes."""
     return [
-        {"system": MESH_SYSTEM, "code": m["id"], "display": m.get("term"), "origin": "registry"}
-        for m in module.get("meshes", [])
+        {"system": MESH_SYSTEM, "code": m["id"], "display": line(m.get("term")), "origin": "registry"}
+        for m in module.get("meshes") or []
         if m.get("id")
     ]
 
 
+def _names(values: list[str] | None) -> list[str]:
+    return [v for v in map(line, values or []) if v]
+
+
+def _some(values: dict[str, Any]) -> dict[str, Any] | None:
+    """A part of the record, or None when the source has none of its fields."""
+    return values if any(v is not None for v in values.values()) else None
+
+
 def fields(study: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-    """Canonical fields of one study (``diagnostics`` says what the mapping had to note) and its NCT number."""
+    """Canonical fields of one study, its text repaired (``mapping.text``), and its NCT number.
+    ``diagnostics`` says what the mapping had to note."""
     p = study.get("protocolSection")
     if not isinstance(p, dict):
         raise ValueError("no protocolSection")
-    derived = study.get("derivedSection", {})
-    ident = p.get("identificationModule", {})
-    status = p.get("statusModule", {})
-    sponsors = p.get("sponsorCollaboratorsModule", {})
-    description = p.get("descriptionModule", {})
-    conditions = p.get("conditionsModule", {})
-    design = p.get("designModule", {})
-    info = design.get("designInfo", {})
-    arms = p.get("armsInterventionsModule", {})
-    eligibility = p.get("eligibilityModule", {})
-    nct = ident.get("nctId")
+    derived = study.get("derivedSection") or {}
+    ident = p.get("identificationModule") or {}
+    status = p.get("statusModule") or {}
+    sponsors = p.get("sponsorCollaboratorsModule") or {}
+    description = p.get("descriptionModule") or {}
+    conditions = p.get("conditionsModule") or {}
+    design = p.get("designModule") or {}
+    info = design.get("designInfo") or {}
+    arms = p.get("armsInterventionsModule") or {}
+    eligibility = p.get("eligibilityModule") or {}
+    nct = line(ident.get("nctId"))
     diagnostics: list[Diagnostic] = []
 
     identifiers = [{"system": NCT_SYSTEM, "value": nct, "type": "NCT"}] if nct else []
-    org = ident.get("orgStudyIdInfo", {}).get("id")
+    org = line((ident.get("orgStudyIdInfo") or {}).get("id"))
     if org:
-        identifiers.append({"system": ident.get("organization", {}).get("fullName"), "value": org, "type": "ORG"})
-    for secondary in ident.get("secondaryIdInfos", []):
-        if secondary.get("id"):
+        organization = line((ident.get("organization") or {}).get("fullName"))
+        identifiers.append({"system": organization, "value": org, "type": "ORG"})
+    for secondary in ident.get("secondaryIdInfos") or []:
+        if value := line(secondary.get("id")):
             kind = secondary.get("type") or "OTHER"
-            identifiers.append({"system": secondary.get("domain"), "value": secondary["id"], "type": kind})
+            identifiers.append({"system": line(secondary.get("domain")), "value": value, "type": kind})
 
-    condition_names = conditions.get("conditions", [])
+    condition_names = _names(conditions.get("conditions"))
     condition_codes = attribute_codes(
-        condition_names, derived.get("conditionBrowseModule", {}), "conditions", diagnostics
+        condition_names, derived.get("conditionBrowseModule") or {}, "conditions", diagnostics
     )
-    interventions = [i for i in arms.get("interventions", []) if i.get("name")]
+    interventions = [(i, name) for i in arms.get("interventions") or [] if (name := line(i.get("name")))]
     intervention_codes = attribute_codes(
-        [i["name"] for i in interventions], derived.get("interventionBrowseModule", {}), "interventions", diagnostics
+        [name for _, name in interventions], derived.get("interventionBrowseModule") or {}, "interventions", diagnostics
     )
 
     outcomes = []
     for key, kind in OUTCOME_KINDS:
-        for o in p.get("outcomesModule", {}).get(key, []):
-            if not (o.get("measure") or "").strip():
+        for o in (p.get("outcomesModule") or {}).get(key) or []:
+            measure = line(o.get("measure"))
+            if not measure:
                 diagnostics.append(_dropped(f"{kind} outcome without a measure"))
                 continue
-            time_frame = o.get("timeFrame")
+            time_frame = line(o.get("timeFrame"))
             outcomes.append(
                 {
                     "kind": kind,
-                    "measure": o["measure"],
-                    "description": o.get("description"),
-                    "time_frame": {"text": time_frame} if time_frame and time_frame.strip() else None,
+                    "measure": measure,
+                    "description": block(o.get("description")),
+                    "time_frame": {"text": time_frame} if time_frame else None,
                 }
             )
 
@@ -86,67 +100,71 @@ def fields(study: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         ("first_posted", "studyFirstPostDateStruct"),
         ("last_update", "lastUpdatePostDateStruct"),
     ):
-        text = status.get(key, {}).get("date")
+        text = (status.get(key) or {}).get("date")
         dates[name] = iso_date(text)
-        if text and not dates[name]:
+        if text and text.strip().lower() != "null" and not dates[name]:
             diagnostics.append(
                 Diagnostic(level="warning", code="date", field=f"dates.{name}", message=f"unreadable date {text!r}")
             )
 
-    enrollment = design.get("enrollmentInfo", {})
+    enrollment = design.get("enrollmentInfo") or {}
     raw = {
         "identifiers": identifiers,
-        "title": ident.get("briefTitle"),
-        "official_title": ident.get("officialTitle"),
-        "acronym": ident.get("acronym"),
-        "brief_summary": description.get("briefSummary"),
-        "detailed_description": description.get("detailedDescription"),
+        "title": line(ident.get("briefTitle")),
+        "official_title": line(ident.get("officialTitle")),
+        "acronym": line(ident.get("acronym")),
+        "brief_summary": block(description.get("briefSummary")),
+        "detailed_description": block(description.get("detailedDescription")),
         "conditions": [
             {"name": name, "codes": codes} for name, codes in zip(condition_names, condition_codes, strict=True)
         ],
-        "keywords": conditions.get("keywords", []),
+        "keywords": _names(conditions.get("keywords")),
         "interventions": [
             {
                 "type": enum(i.get("type")),
-                "name": i.get("name"),
-                "description": i.get("description"),
-                "other_names": i.get("otherNames", []),
-                "arm_labels": i.get("armGroupLabels", []),
+                "name": name,
+                "description": block(i.get("description")),
+                "other_names": _names(i.get("otherNames")),
+                "arm_labels": _names(i.get("armGroupLabels")),
                 "codes": codes,
             }
-            for i, codes in zip(interventions, intervention_codes, strict=True)
+            for (i, name), codes in zip(interventions, intervention_codes, strict=True)
         ],
         "outcomes": outcomes,
-        "phases": phases(design.get("phases", [])),
+        "phases": phases(design.get("phases") or []),
         "study_type": enum(design.get("studyType")),
         "status": enum(status.get("overallStatus")),
-        "sponsor": sponsors.get("leadSponsor", {}).get("name"),
-        "collaborators": [c.get("name") for c in sponsors.get("collaborators", [])],
-        "enrollment": {"count": as_int(enrollment.get("count")), "type": enum(enrollment.get("type"))},
+        "sponsor": line((sponsors.get("leadSponsor") or {}).get("name")),
+        "collaborators": _names([c.get("name") for c in sponsors.get("collaborators") or []]),
+        "enrollment": _some({"count": as_int(enrollment.get("count")), "type": enum(enrollment.get("type"))}),
         "dates": dates,
-        "design": {
-            "allocation": enum(info.get("allocation")),
-            "intervention_model": enum(info.get("interventionModel")),
-            "masking": enum(info.get("maskingInfo", {}).get("masking")),
-            "primary_purpose": enum(info.get("primaryPurpose")),
-        },
+        "design": _some(
+            {
+                "allocation": enum(info.get("allocation")),
+                "intervention_model": enum(info.get("interventionModel")),
+                "masking": enum((info.get("maskingInfo") or {}).get("masking")),
+                "primary_purpose": enum(info.get("primaryPurpose")),
+            }
+        ),
         "arms": [
             {
-                "label": a.get("label"),
+                "label": label,
                 "type": enum(a.get("type")),
-                "description": a.get("description"),
-                "intervention_names": a.get("interventionNames", []),
+                "description": block(a.get("description")),
+                "intervention_names": _names(a.get("interventionNames")),
             }
-            for a in arms.get("armGroups", [])
-            if a.get("label")
+            for a in arms.get("armGroups") or []
+            if (label := line(a.get("label")))
         ],
-        "eligibility": {
-            "criteria": eligibility.get("eligibilityCriteria"),
-            "sex": enum(eligibility.get("sex")),
-            "minimum_age": age(eligibility.get("minimumAge")),
-            "maximum_age": age(eligibility.get("maximumAge")),
-            "healthy_volunteers": yes_no(eligibility.get("healthyVolunteers")),
-        },
+        "eligibility": _some(
+            {
+                "criteria": block(eligibility.get("eligibilityCriteria")),
+                "sex": enum(eligibility.get("sex")),
+                "minimum_age": age(eligibility.get("minimumAge")),
+                "maximum_age": age(eligibility.get("maximumAge")),
+                "healthy_volunteers": yes_no(eligibility.get("healthyVolunteers")),
+            }
+        ),
         "diagnostics": diagnostics,
     }
     return raw, nct
@@ -163,11 +181,11 @@ def attribute_codes(
     never dropped, never guessed onto one.
     """
     codes = _mesh(browse)
-    if len(names) <= 1:
+    if len(names) <= 1 or not codes:
         return [codes for _ in names]
     found_by = {
         (leaf.get("name") or "").casefold(): (leaf.get("asFound") or "").casefold()
-        for leaf in browse.get("browseLeaves", [])
+        for leaf in browse.get("browseLeaves") or []
     }
     folded = [name.casefold() for name in names]
     per_item: list[list[dict[str, Any]]] = [[] for _ in names]
