@@ -100,7 +100,8 @@ def main() -> None:
         "",
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; `python benchmarks/run.py --sizes {args.sizes}`.",
-        "Each case runs alone in its own process; `vs limit` is this case's time over the limit's time on the same input.",
+        "Each case runs alone in its own process (imports untimed); `vs limit` is the case's time over the",
+        "limit's time on the same input.",
         "",
         "| case | records | seconds | records/s | peak RSS MB | vs limit |",
         "|---|---:|---:|---:|---:|---:|",
