@@ -103,8 +103,9 @@ def test_registry_codes_never_include_browse_leaf_ids():
     for trial in read_all(V2, NSCLC, CLASSIC):
         for item in [*trial.conditions, *trial.interventions]:
             for code in item.codes:
-                assert code.origin == "registry" and code.system == "http://id.nlm.nih.gov/mesh"
-                assert code.code[0] in "DC" and code.code[1:].isdigit(), code  # MeSH UIs, never M1234 leaves
+                if code.origin == "registry":
+                    assert code.system == "http://id.nlm.nih.gov/mesh"
+                    assert code.code[0] in "DC" and code.code[1:].isdigit(), code  # MeSH UIs, never M1234 leaves
 
 
 def test_codes_attributed_to_the_condition_they_were_found_in():
@@ -145,9 +146,15 @@ def test_classic_study_field_by_field():
         "2003-04-09",
     )
     assert trial.collaborators == ["National Cancer Institute (NCI)"]
-    assert [(c.code, c.display) for c in trial.conditions[0].codes] == [
+    codes = trial.conditions[0].codes
+    assert [(c.code, c.display) for c in codes if c.origin == "registry"] == [
         ("D000008175", "Lung Neoplasms"),
         ("D000002289", "Carcinoma, Non-Small-Cell Lung"),
+    ]
+    # "Lung Cancer" is in the curated table too: its MeSH code is the registry's, so only the others are added
+    assert [(c.system.rsplit("/", 1)[-1], c.code) for c in codes if c.origin == "curated"] == [
+        ("icd-10-cm", "C34"),
+        ("Thesaurus.owl", "C4878"),
     ]
     assert trial.outcomes[0].time_frame.text == "From start of treatment to 90 days"
     assert (trial.eligibility.sex, trial.eligibility.healthy_volunteers) == ("ALL", False)
