@@ -102,3 +102,13 @@ def test_mixed_folder_of_every_format(tmp_path):
     assert readers == {"ctgov-json", "ctgov-csv", "ctgov-xml", "seedtext"}
     formats = {json.loads(line)["source"]["format"] for line in (tmp_path / "trials.jsonl").open(encoding="utf-8")}
     assert formats == {"ctgov-v2", "ctgov-classic", "ctgov-csv", "ctgov-csv-legacy", "ctgov-xml"}
+
+
+def test_mapping_report_on_the_seeds():
+    run = trialport("mapping-report", str(SEEDS))
+    assert run.returncode == 0, run.stderr
+    lines = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in run.stdout.splitlines() if "│" in line}
+    assert lines["conditions with a code"] == "5 / 5 (100.0%)"
+    assert lines["time frames parsed"] == "25 / 25 (100.0%)"
+    assert lines["CAR trials with a target antigen"] == "4 / 4 (100.0%)"
+    assert lines["CD22"] == "2"  # seeds 003 and 004

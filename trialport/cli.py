@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from trialport import pipeline, plugins
+from trialport.mapping.coverage import coverage
 from trialport.model import Trial
 from trialport.readers.base import Rejection
 from trialport.report import RunReport
@@ -146,6 +147,27 @@ def print_report(report: RunReport, out_dir: Path) -> None:
         for note in export.notes:
             out.print(escape(f"    note: {note}"), highlight=False, soft_wrap=True)
     out.print(escape(f"  report: {out_dir / 'report.json'}"), highlight=False)
+
+
+@app.command("mapping-report")
+def mapping_report(paths: Paths) -> None:
+    """Coverage of the mapping on any input: conditions coded, time frames parsed, CAR-T targets found."""
+    _check_paths(paths)
+    found = coverage(pipeline.trials(paths))
+
+    def share(part: int, whole: int) -> str:
+        return f"{part:,} / {whole:,} ({part / whole:.1%})" if whole else "0 / 0"
+
+    table = Table("measure", "value", title=f"mapping coverage over {found.trials:,} trials", title_justify="left")
+    table.add_row("conditions with a code", share(found.conditions_coded, found.conditions))
+    table.add_row("  with a curated code", share(found.conditions_curated, found.conditions))
+    table.add_row("time frames parsed", share(found.time_frames_parsed, found.time_frames))
+    for kind, count in sorted(found.time_frame_kinds.items()):
+        table.add_row(f"  {kind}", f"{count:,}")
+    table.add_row("CAR trials with a target antigen", share(found.car_trials_with_target, found.car_trials))
+    for target, count in found.targets.most_common():
+        table.add_row(f"  {target}", f"{count:,}")
+    out.print(table)
 
 
 @app.command()

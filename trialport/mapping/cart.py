@@ -1,5 +1,7 @@
 """CAR-T (and CAR-NK) features read from a trial's text, each with the field and words it came from.
 
+Measured against a reading by hand of the 49 CAR trials in tests/data/ctgov/mrd-aml-csv (test_cart.py).
+
 Targets are looked for where a trial names what it is: the title, the interventions and the arms;
 the summary and description count only where they say what the CAR is directed at ("targeting
 CD19", "anti-CD22", "CD7 CAR"), because background prose mentions other antigens too.
@@ -13,7 +15,9 @@ from typing import Any
 
 from trialport.mapping.terminology import Antigen, antigens
 
-_CAR = re.compile(r"\bCAR[\s-]?(?:T|NK)\b|\bCART\b|chimeric antigen receptor", re.IGNORECASE)
+_CAR = re.compile(r"(?<![A-Za-z])CAR(?![a-z])|\bCART\b|(?i:\bcar[\s-]t\b|chimeric antigen receptor)")
+# "CAR33", "CART-123", "CAR.70": a CAR named by the number of its CD antigen
+_CAR_NUMBER = re.compile(r"(?<![A-Za-z])CART?[\s.-]?(\d{1,3})(?![\d.]*\s*(?:x|mg|ml|cells/kg))")
 _NK = re.compile(
     r"\bCAR[\s-]?NK\b|chimeric antigen receptor[\s-]+(?:modified\s+)?(?:natural killer|NK)\b", re.IGNORECASE
 )
@@ -54,11 +58,11 @@ def _antigen_patterns() -> tuple[tuple[Antigen, re.Pattern[str], re.Pattern[str]
     found = []
     for antigen in antigens():
         names = "|".join(re.escape(n).replace(r"\ ", r"[\s-]?") for n in sorted(antigen.names, key=len, reverse=True))
-        mention = re.compile(rf"(?<![A-Za-z0-9])(?:{names})(?![0-9A-Za-z])", re.IGNORECASE)
+        # case-insensitive names; what follows may be "CAR" ("CD33CART") but not a digit or a lower-case letter
+        mention = re.compile(rf"(?<![A-Za-z0-9])(?i:{names})(?![0-9a-z])")
         directed = re.compile(
-            rf"{_DIRECTED}[\s-]*(?:{names})(?![0-9A-Za-z])|(?<![A-Za-z0-9])(?:{names})[\s/&+-]*(?:[\w&/-]+\s+){{0,2}}"
-            r"(?:CAR|chimeric antigen receptor|-?directed|-?specific|-?targeted|bispecific|dual)",
-            re.IGNORECASE,
+            rf"(?i:{_DIRECTED})[\s-]*(?i:{names})(?![0-9a-z])|(?<![A-Za-z0-9])(?i:{names})[\s/&-]*"
+            r"(?:CAR|(?i:chimeric antigen receptor|directed|specific|targeted|bispecific))"
         )
         found.append((antigen, mention, directed))
     return tuple(found)
@@ -74,17 +78,24 @@ def features(fields: dict[str, Any]) -> dict[str, Any] | None:
     naming = [("title", fields.get("title") or ""), ("official_title", fields.get("official_title") or "")]
     naming += [(f"interventions[{i}]", x.get("name") or "") for i, x in enumerate(fields.get("interventions", []))]
     naming += [(f"arms[{i}]", a.get("label") or "") for i, a in enumerate(fields.get("arms", []))]
+    outcomes = [
+        (f"outcomes[{i}]", f"{o.get('measure')} {o.get('description') or ''}")
+        for i, o in enumerate(fields.get("outcomes", []))
+    ]
     prose = [(key, fields.get(key) or "") for key in ("brief_summary", "detailed_description")]
     prose += [
         (f"interventions[{i}].description", x.get("description") or "")
         for i, x in enumerate(fields.get("interventions", []))
     ]
     texts = [(k, t) for k, t in naming + prose if t]
-    car = next(((k, t, m) for k, t in texts if (m := _CAR.search(t))), None)
+    # A CAR trial names it where it says what it gives (title, interventions, arms, outcomes); prose
+    # alone may only compare ("fewer side effects than CAR-T cells").
+    car = next(((k, t, m) for k, t in naming + outcomes if t and (m := _CAR.search(t))), None)
     if car is None:
         return None
     evidence = [{"field": car[0], "text": _snippet(car[1], car[2])}]
-    modality = "CAR-NK" if any(_NK.search(t) for _, t in texts) else "CAR-T"
+    nk = any(_NK.search(t) for _, t in texts) or re.search(r"\bNK[\s-](?i:cells?)\b", fields.get("title") or "")
+    modality = "CAR-NK" if nk else "CAR-T"
 
     targets = []
     for antigen, mention, directed in _antigen_patterns():
@@ -93,6 +104,13 @@ def features(fields: dict[str, Any]) -> dict[str, Any] | None:
         if hit:
             targets.append(antigen)
             evidence.append({"field": hit[0], "text": _snippet(hit[1], hit[2])})
+    by_name = {name.upper(): antigen for antigen in antigens() for name in antigen.names}
+    for key, text in naming:
+        for m in _CAR_NUMBER.finditer(text):
+            antigen = by_name.get(f"CD{m.group(1)}")
+            if antigen and antigen not in targets:
+                targets.append(antigen)
+                evidence.append({"field": key, "text": _snippet(text, m)})
 
     def first(options: tuple[tuple[str, re.Pattern[str]], ...]) -> str | None:
         for value, pattern in options:
@@ -102,7 +120,7 @@ def features(fields: dict[str, Any]) -> dict[str, Any] | None:
                     return value
         return None
 
-    multi = first(_MULTI) or ("multiple" if len(targets) > 1 else None)
+    multi = (first(_MULTI) or "multiple") if len(targets) > 1 else None
     generation = None
     for key, text in texts:
         if m := _GENERATION.search(text):
