@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from trialport.atomic import AtomicFile
 from trialport.model import Trial
 
 
@@ -43,3 +44,21 @@ class Exporter(ABC):
 
     def abort(self) -> None:  # noqa: B027  (optional hook: only exporters with open files need it)
         """Drop whatever is half-written; subclasses with open files override this."""
+
+
+class FileExporter(Exporter):
+    """An exporter that streams into one file (``filename`` under the output folder), which appears
+    only when the run completes."""
+
+    filename: ClassVar[str]
+
+    def __init__(self, out_dir: Path) -> None:
+        super().__init__(out_dir)
+        self.file = AtomicFile(self.out_dir / self.filename)
+
+    def close(self) -> ExportSummary:
+        self.summary.files.append(str(self.file.commit()))
+        return self.summary
+
+    def abort(self) -> None:
+        self.file.discard()

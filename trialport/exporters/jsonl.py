@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import orjson
 
-from trialport.atomic import AtomicFile
-from trialport.exporters.base import Exporter, ExportSummary
+from trialport.exporters.base import FileExporter
 from trialport.model import Trial
 
 
@@ -16,21 +13,11 @@ def dumps(trial: Trial) -> bytes:
     return orjson.dumps(trial.model_dump(mode="json"))
 
 
-class JsonLinesExporter(Exporter):
+class JsonLinesExporter(FileExporter):
     name = "json"
     description = "canonical model, one trial per line (trials.jsonl)"
-
-    def __init__(self, out_dir: Path) -> None:
-        super().__init__(out_dir)
-        self._file = AtomicFile(self.out_dir / "trials.jsonl")
+    filename = "trials.jsonl"
 
     def write(self, trial: Trial) -> None:
-        self._file.write(dumps(trial) + b"\n")
+        self.file.write(dumps(trial) + b"\n")
         self.summary.trials += 1
-
-    def close(self) -> ExportSummary:
-        self.summary.files.append(str(self._file.commit()))
-        return self.summary
-
-    def abort(self) -> None:
-        self._file.discard()

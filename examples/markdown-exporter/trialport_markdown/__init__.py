@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from trialport.atomic import AtomicFile
-from trialport.exporters.base import Exporter, ExportSummary
+from trialport.exporters.base import FileExporter
 from trialport.model import Trial
 
 
@@ -13,25 +12,18 @@ def _cell(text: str | None) -> str:
     return (text or "").replace("|", "\\|").replace("\n", " ")
 
 
-class MarkdownExporter(Exporter):
+class MarkdownExporter(FileExporter):
     name = "markdown"
     description = "Markdown table of endpoints (endpoints.md), an example plugin"
+    filename = "endpoints.md"
 
     def __init__(self, out_dir: Path) -> None:
         super().__init__(out_dir)
-        self._file = AtomicFile(self.out_dir / "endpoints.md")
-        self._file.write(b"| trial | kind | measure | time frame |\n|---|---|---|---|\n")
+        self.file.write(b"| trial | kind | measure | time frame |\n|---|---|---|---|\n")
 
     def write(self, trial: Trial) -> None:
         for outcome in trial.outcomes:
             time_frame = outcome.time_frame.text if outcome.time_frame else ""
             row = f"| {trial.id} | {outcome.kind} | {_cell(outcome.measure)} | {_cell(time_frame)} |\n"
-            self._file.write(row.encode("utf-8"))
+            self.file.write(row.encode("utf-8"))
         self.summary.trials += 1
-
-    def close(self) -> ExportSummary:
-        self.summary.files.append(str(self._file.commit()))
-        return self.summary
-
-    def abort(self) -> None:
-        self._file.discard()
