@@ -68,6 +68,11 @@ def _antigen_patterns() -> tuple[tuple[Antigen, re.Pattern[str], re.Pattern[str]
     return tuple(found)
 
 
+def _may_name_car(text: str) -> bool:
+    """A cheap test before the regular expression: most trials never mention a CAR."""
+    return "CAR" in text or "himeric" in text or "ar-t" in text or "ar T" in text or "ar t" in text
+
+
 def _snippet(text: str, match: re.Match[str], around: int = 30) -> str:
     start, end = max(0, match.start() - around), min(len(text), match.end() + around)
     return ("..." if start else "") + text[start:end].strip() + ("..." if end < len(text) else "")
@@ -90,17 +95,25 @@ def features(fields: dict[str, Any]) -> dict[str, Any] | None:
     texts = [(k, t) for k, t in naming + prose if t]
     # A CAR trial names it where it says what it gives (title, interventions, arms, outcomes); prose
     # alone may only compare ("fewer side effects than CAR-T cells").
-    car = next(((k, t, m) for k, t in naming + outcomes if t and (m := _CAR.search(t))), None)
+    car = next(((k, t, m) for k, t in naming + outcomes if _may_name_car(t) and (m := _CAR.search(t))), None)
     if car is None:
         return None
     evidence = [{"field": car[0], "text": _snippet(car[1], car[2])}]
-    nk = any(_NK.search(t) for _, t in texts) or re.search(r"\bNK[\s-](?i:cells?)\b", fields.get("title") or "")
+    nk = any(_NK.search(t) for _, t in texts if "NK" in t or "atural killer" in t) or re.search(
+        r"\bNK[\s-](?i:cells?)\b", fields.get("title") or ""
+    )
     modality = "CAR-NK" if nk else "CAR-T"
 
     targets = []
+    lowered = {id(t): t.lower() for _, t in naming + prose}
     for antigen, mention, directed in _antigen_patterns():
-        hit = next(((k, t, m) for k, t in naming if t and (m := mention.search(t))), None)
-        hit = hit or next(((k, t, m) for k, t in prose if t and (m := directed.search(t))), None)
+        names = antigen.lowered
+
+        def named(text: str, names: tuple[str, ...] = names) -> bool:  # a cheap test before the regex
+            return any(n in lowered[id(text)] for n in names)
+
+        hit = next(((k, t, m) for k, t in naming if t and named(t) and (m := mention.search(t))), None)
+        hit = hit or next(((k, t, m) for k, t in prose if t and named(t) and (m := directed.search(t))), None)
         if hit:
             targets.append(antigen)
             evidence.append({"field": hit[0], "text": _snippet(hit[1], hit[2])})

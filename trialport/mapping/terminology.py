@@ -86,6 +86,10 @@ class Antigen:
     names: tuple[str, ...]
     coding: Coding
 
+    @property
+    def lowered(self) -> tuple[str, ...]:
+        return tuple(n.lower() for n in self.names)
+
 
 @cache
 def antigens() -> tuple[Antigen, ...]:

@@ -45,7 +45,16 @@ _TIME_PHRASES = re.compile(
     r"follow(?:ed)?[- ]?up|end of (?:study|treatment|therapy|the study|trial)|time point|study period|"
     r"treatment period|(?:pre|post|intra)-(?:dose|operative)"
 )
+_PHRASE_HINTS = ("follow", "end of", "time point", "period", "-")
+
+
+def _time_phrase(lower: str) -> bool:
+    """The multi-word time phrases, with a cheap substring test first (most pieces have none)."""
+    return any(hint in lower for hint in _PHRASE_HINTS) and bool(_TIME_PHRASES.search(lower))
+
+
 _TOKEN = re.compile(r"\w+")
+_DIGIT = re.compile(r"\d")
 _TIME_START = re.compile(
     r"^(?:up ?to|within|through|thru|from|at|after|before|during|until|till|over|by|between|"
     r"baseline|day|days|week|weeks|month|months|year|years|hour|hours|minute|minutes|cycle|cycles|"
@@ -64,7 +73,6 @@ _WEAK_CONTINUATION = re.compile(
     r"^(?:as|that|with|without|defined|whether|if|where|when|who|whose|so|via|per|of|to|is|are|"
     r"was|were|will|be|been|using|such|especially|ie|eg|in|on|at|for|by|from)\b"
 )
-_SENTENCE_END = re.compile(r"[.;:!?]\)?$")
 
 # Fitted weights (see the module docstring); names say which feature each one prices.
 W = {
@@ -183,6 +191,7 @@ def split_outcome(text: str, w: dict[str, float] = W) -> FlatOutcome:
     return FlatOutcome(join(pieces[:m]), join(pieces[m:t]) or None, join(pieces[t:]), best[0] - second[0] < 1.0)
 
 
+_BRACKET = re.compile("[][(){}\uff08\uff09\uff3b\uff3d]")
 _OPEN, _CLOSE = "([{\uff08\uff3b", ")]}\uff09\uff3d"
 
 
@@ -190,6 +199,8 @@ def _pieces(text: str) -> list[str]:
     """``text`` split at ``", "``, except inside brackets: no field boundary falls within (...).
     Text whose brackets do not balance (typos are common) is split at every ``", "``."""
     raw_pieces = text.strip().split(", ")
+    if not _BRACKET.search(text):
+        return [p.strip() for p in raw_pieces]
     if sum(text.count(c) for c in _OPEN) != sum(text.count(c) for c in _CLOSE):
         return [p.strip() for p in raw_pieces]
     pieces: list[str] = []
@@ -224,14 +235,14 @@ class _Piece:
         tokens = _TOKEN.findall(piece)
         lower = piece.lower()
         words = {token.lower() for token in tokens}
-        has_number = any(c.isdigit() for c in piece) or not _NUMBER_WORD_SET.isdisjoint(words)
+        has_number = bool(_DIGIT.search(piece)) or not _NUMBER_WORD_SET.isdisjoint(words)
         return cls(
             quantity=has_number and bool(_TIME_QUANTITY.search(piece)),
-            time_word=not _TIME_WORDS.isdisjoint(words) or bool(_TIME_PHRASES.search(lower)),
+            time_word=not _TIME_WORDS.isdisjoint(words) or _time_phrase(lower),
             time_start=bool(_TIME_START.match(piece)),
             continuation=bool(_CONTINUATION.match(piece)),
             weak_continuation=bool(_WEAK_CONTINUATION.match(piece)),
-            sentence_end=bool(_SENTENCE_END.search(piece)),
+            sentence_end=piece.removesuffix(")")[-1:] in (".", ";", ":", "!", "?"),
             upper_start=piece[:1].isupper(),
             titlecase=bool(tokens)
             and len(piece) < 80
