@@ -30,7 +30,9 @@ def test_convert_seeds_writes_jsonl_and_report(tmp_path):
     (problem,) = report["problems"]
     assert problem["status"] == "skipped" and problem["path"].endswith("002_ca20d1d532d87a91.txt")
     assert "not a registry record" in problem["reason"]
-    assert report["exports"][0]["exporter"] == "json" and report["exports"][0]["trials"] == 4
+    exports = {e["exporter"]: e for e in report["exports"]}
+    assert exports["json"]["trials"] == 4 and exports["fhir"]["trials"] == 4
+    assert (tmp_path / "fhir" / "R5" / "bundle.json").exists() and not (tmp_path / "fhir" / "R4B").exists()
     assert "skipped: " in run.stdout and "002_ca20d1d532d87a91.txt" in run.stdout
     assert not list(tmp_path.glob(".*.tmp"))  # nothing half-written left behind
 
@@ -57,7 +59,12 @@ def test_a_rejected_record_gives_exit_1_and_the_batch_goes_on(tmp_path):
 
 
 def test_usage_errors_exit_2_without_traceback(tmp_path):
-    for args in (("convert", "no/such/path"), ("convert", str(SEEDS), "--to", "nope"), ("frobnicate",)):
+    for args in (
+        ("convert", "no/such/path"),
+        ("convert", str(SEEDS), "--to", "nope"),
+        ("convert", str(SEEDS), "--fhir-version", "R2"),
+        ("frobnicate",),
+    ):
         run = trialport(*args, "--out", str(tmp_path)) if args[0] == "convert" else trialport(*args)
         assert run.returncode == 2, args
         assert "Traceback" not in run.stderr
@@ -84,7 +91,7 @@ def test_inspect_tree_shows_outcomes_and_diagnostics():
 
 def test_formats_and_schema():
     formats = trialport("formats").stdout
-    assert "seedtext" in formats and "json" in formats
+    assert "seedtext" in formats and "json" in formats and "fhir" in formats
     schema = json.loads(trialport("schema").stdout)
     assert schema["title"] == "Trial"
     assert {"id", "identifiers", "title", "outcomes", "cell_therapy", "source", "diagnostics"} <= set(

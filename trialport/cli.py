@@ -97,8 +97,14 @@ def convert(
     paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders; default: seeds/.")] = None,
     to: Annotated[str | None, typer.Option("--to", help="Formats, comma-separated; default: all installed.")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out"),
+    fhir_version: Annotated[str, typer.Option("--fhir-version", help="R5, R4B or all.")] = "R5",
+    validate: Annotated[
+        bool, typer.Option("--validate", help="Check every FHIR resource with fhir.resources.")
+    ] = False,
 ) -> None:
     """Convert records to every format asked for; print the run report and write out/report.json."""
+    if fhir_version not in ("R5", "R4B", "all"):
+        raise typer.BadParameter(f"{fhir_version!r}: choose R5, R4B or all", param_hint="--fhir-version")
     paths = paths or [Path("seeds")]
     _check_paths(paths)
     formats = [f.strip() for f in to.split(",") if f.strip()] if to else None
@@ -126,7 +132,8 @@ def convert(
                 progress.update(task, completed=len(seen))
             progress.update(task, records=progress.tasks[task].fields["records"] + 1)
 
-        report = pipeline.convert(files, out_dir, formats, on_record=advance)
+        options = {"fhir_version": fhir_version, "validate": validate}
+        report = pipeline.convert(files, out_dir, formats, on_record=advance, options=options)
     print_report(report, out_dir)
     raise typer.Exit(report.exit_code)
 

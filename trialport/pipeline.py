@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from trialport.exporters.base import Exporter
 from trialport.model import Trial
@@ -89,9 +90,11 @@ def convert(
     out_dir: str | Path = "out",
     formats: Sequence[str] | None = None,
     on_record: Callable[[Record], None] | None = None,
+    options: dict[str, Any] | None = None,
 ) -> RunReport:
     """Read every record under ``paths``, write it in every format asked for, and return the report
-    (also written to ``out_dir/report.json``). ``formats`` defaults to every installed exporter."""
+    (also written to ``out_dir/report.json``). ``formats`` defaults to every installed exporter;
+    ``options`` go to every exporter (``fhir_version="all"``, ``validate=True``)."""
     available = installed_exporters()
     formats = list(available) if formats is None else list(formats)
     unknown = [name for name in formats if name not in available]
@@ -99,7 +102,7 @@ def convert(
         raise ValueError(f"unknown format {', '.join(unknown)}; installed: {', '.join(available)}")
     out = Path(out_dir)
     report = RunReport()
-    writers: list[Exporter] = [available[name](out) for name in formats]
+    writers: list[Exporter] = [available[name](out, options) for name in formats]
     try:
         for record in read(paths):
             report.count(str(record.path), record.reader, record.result)

@@ -8,9 +8,10 @@ one instance per run, calls ``write`` for every trial as it streams in, then ``c
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from trialport.atomic import AtomicFile
 from trialport.model import Trial
@@ -31,8 +32,10 @@ class Exporter(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
 
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, options: Mapping[str, Any] | None = None) -> None:
+        """``options`` are the run's format options (``fhir_version``, ...); each exporter reads its own."""
         self.out_dir = Path(out_dir)
+        self.options = dict(options or {})
         self.summary = ExportSummary(self.name)
 
     @abstractmethod
@@ -52,8 +55,8 @@ class FileExporter(Exporter):
 
     filename: ClassVar[str]
 
-    def __init__(self, out_dir: Path) -> None:
-        super().__init__(out_dir)
+    def __init__(self, out_dir: Path, options: Mapping[str, Any] | None = None) -> None:
+        super().__init__(out_dir, options)
         self.file = AtomicFile(self.out_dir / self.filename)
 
     def close(self) -> ExportSummary:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from trialport.exporters.base import FileExporter
 from trialport.model import Trial
@@ -17,8 +19,8 @@ class MarkdownExporter(FileExporter):
     description = "Markdown table of endpoints (endpoints.md), an example plugin"
     filename = "endpoints.md"
 
-    def __init__(self, out_dir: Path) -> None:
-        super().__init__(out_dir)
+    def __init__(self, out_dir: Path, options: Mapping[str, Any] | None = None) -> None:
+        super().__init__(out_dir, options)
         self.file.write(b"| trial | kind | measure | time frame |\n|---|---|---|---|\n")
 
     def write(self, trial: Trial) -> None:

@@ -1,0 +1,1 @@
+"""FHIR: the canonical model as ResearchStudy (R5 and R4B), and back."""
