@@ -64,8 +64,11 @@ def test_r4b_carries_outcomes_and_summary_in_cross_version_extensions(trials):
         (study, *_) = resources(trial, "R4B")
         outcomes = [e for e in study.get("extension", []) if e["url"] == XVER + "outcomeMeasure"]
         assert len(outcomes) == len(trial.outcomes), trial.id
-        if trial.brief_summary:
+        if trial.brief_summary and trial.detailed_description:
             assert {"url": XVER + "descriptionSummary", "valueMarkdown": trial.brief_summary} in study["extension"]
+            assert study["description"] == trial.detailed_description
+        elif trial.brief_summary:
+            assert study["description"] == trial.brief_summary
         assert study["status"] in {
             "active",
             "approved",
@@ -102,3 +105,20 @@ def test_export_layout_bundle_ndjson_and_stable_ids(tmp_path):
         referenced = {p["party"]["reference"] for s in studies for p in s.get("associatedParty", [])}
         assert referenced <= {f"Organization/{o['id']}" for o in organizations}
         assert orjson.loads((folder / "local-70e660247b04.json").read_bytes())["resourceType"] == "ResearchStudy"
+
+
+def test_validate_command(tmp_path):
+    import subprocess
+    import sys
+
+    pipeline.convert([CTGOV / "aact-fixtures" / "v2-json"], tmp_path, ["fhir"], options={"fhir_version": "all"})
+    run = subprocess.run(
+        [sys.executable, "-m", "trialport", "validate", str(tmp_path / "fhir")], capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stdout
+    assert run.stdout.strip().endswith("0 invalid")
+    (tmp_path / "bad.json").write_text('{"resourceType": "ResearchStudy", "id": "x", "status": "active", "titel": 1}')
+    run = subprocess.run(
+        [sys.executable, "-m", "trialport", "validate", str(tmp_path / "bad.json")], capture_output=True, text=True
+    )
+    assert run.returncode == 1 and "titel" in run.stdout

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from trialport import pipeline, plugins
+from trialport.fhir.validate import validate_file
 from trialport.mapping.coverage import coverage
 from trialport.model import Trial
 from trialport.readers.base import Rejection
@@ -175,6 +176,26 @@ def mapping_report(paths: Paths) -> None:
     for target, count in found.targets.most_common():
         table.add_row(f"  {target}", f"{count:,}")
     out.print(table)
+
+
+@app.command()
+def validate(
+    paths: Paths,
+    fhir_version: Annotated[str | None, typer.Option("--fhir-version", help="R5 or R4B; default: as shaped.")] = None,
+) -> None:
+    """Check FHIR files (a resource, a Bundle, NDJSON) with fhir.resources; exit 1 if any is invalid."""
+    _check_paths(paths)
+    invalid = checked = 0
+    for path in pipeline.iter_files(paths):
+        for where, version, found in validate_file(path, fhir_version):
+            checked += 1
+            if found:
+                invalid += 1
+                out.print(escape(f"invalid {version} {where}"), highlight=False)
+                for problem in found[:10]:
+                    out.print(escape(f"  {problem}"), highlight=False, soft_wrap=True)
+    out.print(f"{checked - invalid:,} valid, {invalid:,} invalid", highlight=False)
+    raise typer.Exit(1 if invalid else 0)
 
 
 @app.command()

@@ -8,6 +8,8 @@ import hashlib
 from typing import Any
 
 from trialport.fhir.codes import (
+    CELL_THERAPY_SYSTEM,
+    FOCUS_TYPE_SYSTEM,
     NCT_SYSTEM,
     OBJECTIVE_TYPE_SYSTEM,
     OUTCOME_TYPES,
@@ -99,9 +101,8 @@ def _time_frame(outcome: Outcome) -> list[dict[str, Any]]:
 
 
 def _design(trial: Trial) -> list[dict[str, Any]]:
-    if not trial.design:
-        return []
-    parts = trial.design.model_dump()
+    """Study type and design as text concepts ("allocation: RANDOMIZED"), read back by ``fhir.read``."""
+    parts = {"study_type": trial.study_type, **(trial.design.model_dump() if trial.design else {})}
     return [_concept(f"{name.replace('_', ' ')}: {value}") for name, value in parts.items() if value]
 
 
@@ -110,12 +111,14 @@ def _focus_concept(intervention) -> dict[str, Any]:
     return _concept(text, [_coding(c) for c in intervention.codes + intervention.targets] or None)
 
 
-def _keywords(trial: Trial) -> list[dict[str, Any]]:
-    keywords = [_concept(k) for k in trial.keywords]
-    if trial.cell_therapy:
-        keywords.append(_concept(trial.cell_therapy.modality))
-        keywords += [_concept(c.display, [_coding(c)]) for c in trial.cell_therapy.targets]
-    return keywords
+def cell_therapy_concepts(trial: Trial) -> list[dict[str, Any]]:
+    """CAR features as coded concepts (classifier in R5, keyword in R4B); ``fhir.read`` leaves them out
+    of the keywords, since the mapping derives them again."""
+    if not trial.cell_therapy:
+        return []
+    modality = trial.cell_therapy.modality
+    concepts = [_concept(modality, [{"system": CELL_THERAPY_SYSTEM, "code": modality}])] if modality else []
+    return concepts + [_concept(c.display, [_coding(c)]) for c in trial.cell_therapy.targets]
 
 
 def _drop_empty(resource: Resource) -> Resource:
@@ -154,24 +157,18 @@ def research_study_r5(trial: Trial) -> Resource:
             "descriptionSummary": trial.brief_summary,
             "description": trial.detailed_description,
             "condition": [_concept(c.name, [_coding(x) for x in c.codes] or None) for c in trial.conditions],
-            "keyword": _keywords(trial),
+            "keyword": [_concept(k) for k in trial.keywords],
             "focus": [{"concept": _focus_concept(i)} for i in trial.interventions],
             "phase": _phase(trial, "R5"),
             "primaryPurposeType": _purpose(trial, "R5"),
             "studyDesign": _design(trial),
             "classifier": [
-                _concept(
-                    None,
-                    [
-                        {
-                            "system": "http://hl7.org/fhir/research-study-focus-type",
-                            "code": types[i.type]["fhir_focus_code"],
-                        }
-                    ],
+                _concept(None, [{"system": FOCUS_TYPE_SYSTEM, "code": code}])
+                for code in dict.fromkeys(
+                    types[i.type]["fhir_focus_code"] for i in trial.interventions if i.type in types
                 )
-                for i in trial.interventions
-                if i.type in types
-            ],
+            ]
+            + cell_therapy_concepts(trial),
             "progressStatus": progress,
             "recruitment": recruitment,
             "period": _period(trial),
@@ -206,8 +203,8 @@ def research_study_r5(trial: Trial) -> Resource:
 
 
 def research_study_r4b(trial: Trial) -> Resource:
-    """R4B has no label, descriptionSummary, outcomeMeasure or progress states: those travel in HL7's
-    cross-version extensions for the R5 elements, so nothing the model holds is dropped."""
+    """R4B has no label, descriptionSummary, outcomeMeasure, recruitment, associatedParty or progress
+    states: those travel in HL7's cross-version extensions for the R5 elements, so nothing is dropped."""
     r5 = research_study_r5(trial)
     extensions = []
     for label in r5.get("label", []):
@@ -220,7 +217,8 @@ def research_study_r4b(trial: Trial) -> Resource:
                 ],
             }
         )
-    if trial.brief_summary:
+    if trial.brief_summary and trial.detailed_description:
+        # with no detailed description, the summary is the description itself (and this extension absent)
         extensions.append({"url": XVER + "descriptionSummary", "valueMarkdown": trial.brief_summary})
     for outcome in r5.get("outcomeMeasure", []):
         parts = [{"url": "name", "valueString": outcome["name"]}]
@@ -228,6 +226,20 @@ def research_study_r4b(trial: Trial) -> Resource:
         if "description" in outcome:
             parts.append({"url": "description", "valueMarkdown": outcome["description"]})
         extensions.append({"url": XVER + "outcomeMeasure", "extension": parts + outcome.get("extension", [])})
+    if "recruitment" in r5:
+        ((key, number),) = r5["recruitment"].items()
+        extensions.append({"url": XVER + "recruitment", "extension": [{"url": key, "valueUnsignedInt": number}]})
+    for party in r5.get("associatedParty", []):
+        extensions.append(
+            {
+                "url": XVER + "associatedParty",
+                "extension": [
+                    {"url": "name", "valueString": party["name"]},
+                    {"url": "role", "valueCodeableConcept": party["role"]},
+                    {"url": "party", "valueReference": party["party"]},
+                ],
+            }
+        )
     for progress in r5.get("progressStatus", []):
         extensions.append(
             {
@@ -255,7 +267,7 @@ def research_study_r4b(trial: Trial) -> Resource:
             "category": r5.get("studyDesign"),
             "focus": [f["concept"] for f in r5.get("focus", [])],
             "condition": r5.get("condition"),
-            "keyword": r5.get("keyword"),
+            "keyword": [*r5.get("keyword", []), *cell_therapy_concepts(trial)],
             "description": trial.detailed_description or trial.brief_summary,
             "period": r5.get("period"),
             "sponsor": sponsor,

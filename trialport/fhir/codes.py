@@ -22,6 +22,8 @@ STATE_SYSTEM = "http://hl7.org/fhir/research-study-status"
 OBJECTIVE_TYPE_SYSTEM = "http://hl7.org/fhir/research-study-objective-type"
 PARTY_ROLE_SYSTEM = "http://hl7.org/fhir/research-study-party-role"
 TITLE_TYPE_SYSTEM = "http://hl7.org/fhir/title-type"
+FOCUS_TYPE_SYSTEM = "http://hl7.org/fhir/research-study-focus-type"
+CELL_THERAPY_SYSTEM = "urn:trialport:cell-therapy"  # CAR-T / CAR-NK, as the mapping names them
 
 # Several API v2 phases make one FHIR phase.
 PHASES = {

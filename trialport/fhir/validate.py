@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cache
+from pathlib import Path
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 
@@ -25,3 +28,33 @@ def problems(resource: dict[str, Any], version: str) -> list[str]:
     except (KeyError, ValueError) as error:
         return [str(error)]
     return []
+
+
+def validate_file(path: Path, version: str | None = None) -> Iterator[tuple[str, str, list[str]]]:
+    """Every resource in a FHIR JSON, Bundle or NDJSON file: (where, version checked, problems).
+    The version is R4B where a study is shaped as R4B (``readers.fhir.version_of``), else R5."""
+    from trialport.readers.fhir import version_of
+
+    data = path.read_bytes()
+    lines = [line for line in data.splitlines() if line.strip()]
+    if not lines:
+        return  # an empty NDJSON file holds no resources
+    try:
+        documents = (
+            [orjson.loads(line) for line in lines]
+            if len(lines) > 1 and lines[0].strip().endswith(b"}")
+            else [orjson.loads(data)]
+        )
+    except orjson.JSONDecodeError as error:
+        yield str(path), "-", [f"invalid JSON: {error}"]
+        return
+    for document in documents:
+        where = f"{path} [{document.get('resourceType')}/{document.get('id')}]" if len(documents) > 1 else str(path)
+        if document.get("resourceType") == "Bundle":
+            studies = [e.get("resource", {}) for e in document.get("entry", [])]
+            checked = version or next(
+                (version_of(s) for s in studies if s.get("resourceType") == "ResearchStudy"), "R5"
+            )
+        else:
+            checked = version or (version_of(document) if document.get("resourceType") == "ResearchStudy" else "R5")
+        yield where, checked, problems(document, checked)
