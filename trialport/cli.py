@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.tree import Tree
 
-from trialport import pipeline, plugins
+from trialport import fhirclient, pipeline, plugins
 from trialport.fhir.validate import validate_file
 from trialport.mapping.coverage import coverage
 from trialport.model import Trial
@@ -176,6 +176,37 @@ def mapping_report(paths: Paths) -> None:
     for target, count in found.targets.most_common():
         table.add_row(f"  {target}", f"{count:,}")
     out.print(table)
+
+
+@app.command()
+def push(
+    paths: Paths,
+    server: Annotated[str, typer.Option("--server", help="FHIR base URL (http or https).")],
+    fhir_version: Annotated[str, typer.Option("--fhir-version", help="R5 or R4B.")] = "R5",
+    token_env: Annotated[
+        str | None, typer.Option("--token-env", help="Environment variable holding a bearer token.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Trials per transaction.")] = 50,
+    mode: Annotated[
+        str, typer.Option("--mode", help="put (by stable id) or conditional (on the NCT identifier).")
+    ] = "put",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Read and convert, send nothing.")] = False,
+) -> None:
+    """Push trials (registry records, or FHIR files exported before) to a FHIR server, idempotently."""
+    _check_paths(paths)
+    if fhir_version not in ("R5", "R4B"):
+        raise typer.BadParameter(f"{fhir_version!r}: choose R5 or R4B", param_hint="--fhir-version")
+    try:
+        report = fhirclient.push(paths, server, fhir_version, token_env, batch_size, mode, dry_run)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    table = Table("trial", "result", "detail", title=f"push to {escape(server)}", title_justify="left")
+    for outcome in report.outcomes:
+        if outcome.status == "failed" or len(report.outcomes) <= 50:
+            table.add_row(escape(outcome.trial), outcome.status, escape(outcome.message))
+    out.print(table)
+    out.print(", ".join(f"{n:,} {status}" for status, n in sorted(report.counts().items())) or "nothing to push")
+    raise typer.Exit(report.exit_code)
 
 
 @app.command()

@@ -1,0 +1,138 @@
+"""Real FHIR servers for the push tests, started on 127.0.0.1, and a fault injector to put in front.
+
+- ``sekmet``: the sekmet-fhir package's FHIR R4 server (SQLite), with bearer-token auth.
+- ``FaultyFront``: a real HTTP server that answers the first requests with a fault (500, 429 with
+  Retry-After, a dropped connection) and then forwards everything to the server behind it.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+
+TOKEN = "tok-3f9a1c77e2d84b05"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def sekmet(folder: Path) -> Iterator[str]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/fhir"
+    (folder / "settings.yaml").write_text(
+        f"base_url: {base}\nhost: 127.0.0.1\nport: {port}\ndata_dir: {folder / 'data'}\n"
+        f"simulator: {{enabled: false}}\nserver_auth: {{types: [bearer], tokens: [{TOKEN}]}}\n"
+        "validation: {inbound: strict}\nlog_inbound: false\n",
+        encoding="utf-8",
+    )
+    sekmet_cli = Path(sys.executable).with_name("sekmet")
+    log = open(folder / "server.log", "wb")  # noqa: SIM115  (closed below)
+    process = subprocess.Popen(
+        [str(sekmet_cli), "serve", "-c", str(folder / "settings.yaml"), "--host", "127.0.0.1", "--port", str(port)],
+        cwd=folder,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/metadata", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        else:
+            raise RuntimeError("sekmet did not start: " + (folder / "server.log").read_text(errors="replace")[-2000:])
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+def count(base: str, resource_type: str) -> int:
+    response = httpx.get(
+        f"{base}/{resource_type}",
+        params={"_summary": "count"},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        timeout=10,
+    )
+    return response.json()["total"]
+
+
+class FaultyFront:
+    """Answers the first ``faults`` POSTs with ``fault`` ("500", "429", "drop", "slow"), then forwards;
+    or, with ``refuse``, answers 400 with an OperationOutcome to every transaction that holds that id,
+    as a server does that rejects one resource."""
+
+    def __init__(self, behind: str, fault: str = "", faults: int = 0, refuse: str | None = None) -> None:
+        self.behind, self.fault, self.faults, self.refuse = behind, fault, faults, refuse
+        self.requests = 0
+        front = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # quiet
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                front.requests += 1
+                if front.refuse and front.refuse.encode() in body:
+                    self.send_response(400)
+                    self.send_header("Content-Type", "application/fhir+json")
+                    self.end_headers()
+                    self.wfile.write(
+                        b'{"resourceType":"OperationOutcome","issue":[{"severity":"error",'
+                        b'"code":"invalid","diagnostics":"ResearchStudy.phase: not allowed here"}]}'
+                    )
+                    return
+                if front.requests <= front.faults:
+                    if front.fault == "drop":
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        return
+                    if front.fault == "slow":
+                        time.sleep(3)
+                    status = 429 if front.fault == "429" else 500
+                    self.send_response(status)
+                    if status == 429:
+                        self.send_header("Retry-After", "1")
+                    self.send_header("Content-Type", "application/fhir+json")
+                    self.end_headers()
+                    self.wfile.write(
+                        b'{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"transient"}]}'
+                    )
+                    return
+                answer = httpx.post(
+                    front.behind,
+                    content=body,
+                    timeout=60,
+                    headers={
+                        "Content-Type": "application/fhir+json",
+                        "Authorization": self.headers.get("Authorization", ""),
+                    },
+                )
+                self.send_response(answer.status_code)
+                self.send_header("Content-Type", "application/fhir+json")
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/fhir"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
