@@ -1,6 +1,8 @@
 """Real FHIR servers for the push tests, started on 127.0.0.1, and a fault injector to put in front.
 
 - ``sekmet``: the sekmet-fhir package's FHIR R4 server (SQLite), with bearer-token auth.
+- ``medplum``: the Medplum FHIR engine with an in-memory repository (tests/node/medplum-server.js): it
+  assigns ids itself and supports identifier search, so it takes conditional updates.
 - ``FaultyFront``: a real HTTP server that answers the first requests with a fault (500, 429 with
   Retry-After, a dropped connection) and then forwards everything to the server behind it.
 """
@@ -20,6 +22,20 @@ from pathlib import Path
 import httpx
 
 TOKEN = "tok-3f9a1c77e2d84b05"
+NODE = Path(__file__).resolve().parent / "node"
+
+
+def node_tools() -> Path:
+    """tests/node with its npm packages installed (from package-lock.json); skip without Node."""
+    import shutil
+
+    import pytest
+
+    if not shutil.which("node") or not shutil.which("npm"):
+        pytest.skip("Node.js and npm are needed (install nodejs and npm)")
+    if not (NODE / "node_modules" / "fhir").exists() or not (NODE / "node_modules" / "@medplum").exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODE, check=True)
+    return NODE
 
 
 def free_port() -> int:
@@ -47,20 +63,43 @@ def sekmet(folder: Path) -> Iterator[str]:
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/metadata", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.3)
-        else:
-            raise RuntimeError("sekmet did not start: " + (folder / "server.log").read_text(errors="replace")[-2000:])
+        _wait(base, process, folder / "server.log")
         yield base
     finally:
         process.terminate()
         process.wait(timeout=20)
         log.close()
+
+
+@contextmanager
+def medplum() -> Iterator[str]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/fhir"
+    process = subprocess.Popen(
+        ["node", "--experimental-websocket", str(node_tools() / "medplum-server.js"), str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait(base, process)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _wait(base: str, process: subprocess.Popen, log: Path | None = None) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        try:
+            if httpx.get(f"{base}/metadata", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.3)
+    detail = log.read_text(errors="replace")[-2000:] if log else (process.stdout.read() if process.stdout else b"")
+    raise RuntimeError(f"the FHIR server at {base} did not start: {detail!r}")
 
 
 def count(base: str, resource_type: str) -> int:

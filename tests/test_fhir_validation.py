@@ -4,28 +4,24 @@ FHIR.js (npm ``fhir``) with ``hl7.fhir.r5.core@5.0.0`` / ``hl7.fhir.r4b.core@4.3
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 
 import pytest
-from conftest import CTGOV, ROOT, SEEDS
+from conftest import CTGOV, SEEDS
+from fhir_servers import node_tools
 
 from trialport import pipeline
 
 pytestmark = pytest.mark.slow
-NODE = ROOT / "tests" / "node"
 
 
 @pytest.fixture(scope="module")
 def fhirjs():
-    if not shutil.which("node") or not shutil.which("npm"):
-        pytest.skip("Node.js and npm are needed for FHIR.js (install nodejs and npm)")
-    if not (NODE / "node_modules" / "fhir").exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODE, check=True)
+    node = node_tools()
 
     def validate(version: str, *files) -> list[dict]:
         run = subprocess.run(
-            ["node", str(NODE / "validate.js"), version, *map(str, files)], capture_output=True, text=True, check=True
+            ["node", str(node / "validate.js"), version, *map(str, files)], capture_output=True, text=True, check=True
         )
         return [json.loads(line) for line in run.stdout.splitlines()]
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 from conftest import CTGOV, SEEDS
-from fhir_servers import TOKEN, FaultyFront, count, free_port, sekmet
+from fhir_servers import TOKEN, FaultyFront, count, free_port, medplum, sekmet
 
 from trialport.fhirclient import Client, push
 
@@ -141,3 +141,24 @@ def test_token_never_appears_in_output(tmp_path):
 def test_only_http_urls():
     with pytest.raises(ValueError, match="http"):
         push([SEEDS], "ftp://example.org/fhir", dry_run=True)
+
+
+def test_conditional_mode_on_a_server_that_assigns_ids():
+    with medplum() as base:
+        first = push(INPUTS, base, "R4B", batch_size=5, mode="conditional")
+        # Medplum answers a create by PUT with 200 and no version 1 to tell: the counts are the test
+        assert first.exit_code == 0 and len(first.outcomes) == 17
+        studies, organizations = count(base, "ResearchStudy"), count(base, "Organization")
+        assert studies == 16
+        second = push(INPUTS, base, "R4B", batch_size=4, mode="conditional")
+        assert second.counts() == {"updated": 17}
+        assert (count(base, "ResearchStudy"), count(base, "Organization")) == (studies, organizations)
+        import httpx
+
+        found = httpx.get(
+            f"{base}/ResearchStudy", params={"identifier": "https://clinicaltrials.gov|NCT00973089"}
+        ).json()
+        (study,) = [e["resource"] for e in found["entry"]]
+        assert study["id"] != "NCT00973089"  # the server chose the id
+        sponsor = httpx.get(f"{base}/{study['sponsor']['reference']}").json()
+        assert sponsor["name"] == "Hadassah Medical Organization"

@@ -177,10 +177,20 @@ def _send(client: Client, batch: list[Trial], version: str, mode: str) -> list[O
     answers = response.json().get("entry", [])
     statuses: dict[str, str] = {}
     for owner, entry, answer in zip(owners, entries, answers, strict=False):
-        code = str(answer.get("response", {}).get("status", "")).split(" ")[0]
         if entry["resource"]["resourceType"] == "ResearchStudy":
-            statuses[owner] = {"201": "created", "200": "updated"}.get(code, f"answered {code}")
+            statuses[owner] = _result(answer)
     return [Outcome(t.id, statuses.get(t.id, "failed"), "" if t.id in statuses else "no answer") for t in batch]
+
+
+def _result(answer: dict[str, Any]) -> str:
+    """created or updated, from a transaction-response entry (some servers answer a create by PUT with
+    200: version 1 tells it apart)."""
+    code = str(answer.get("response", {}).get("status", "")).split(" ")[0]
+    version = (answer.get("resource") or {}).get("meta", {}).get("versionId")
+    etag = answer.get("response", {}).get("etag", "")
+    if code == "201" or (code == "200" and (version == "1" or etag in ('W/"1"', '"1"'))):
+        return "created"
+    return "updated" if code == "200" else f"answered {code}"
 
 
 def _operation_outcome(response: httpx.Response) -> str:
