@@ -38,6 +38,25 @@ CASES: dict[str, tuple[str, str, str]] = {
         "from pathlib import Path\nfrom trialport.readers.ctgov_json import CtgovJsonReader",
         "N = sum(1 for _ in CtgovJsonReader().read(Path(INPUT)))",
     ),
+    "pipeline: JSON Lines -> canonical -> FHIR R5 (plain dicts)": (
+        "jsonl", "import tempfile\nfrom trialport import pipeline",
+        "r = pipeline.convert([INPUT], tempfile.mkdtemp(), ['fhir'])\nN = r.totals()['converted']",
+    ),
+    "pipeline: same, --validate (fhir.resources checks each resource)": (
+        "jsonl", "import tempfile\nfrom trialport import pipeline",
+        "r = pipeline.convert([INPUT], tempfile.mkdtemp(), ['fhir'], options={'validate': True})\n"
+        "N = r.totals()['converted']",
+    ),
+    "baseline: same, each resource built and serialised by fhir.resources": (
+        "jsonl",
+        "from pathlib import Path\nimport tempfile\nfrom trialport import pipeline\n"
+        "from trialport.fhir.build import resources\nfrom fhir.resources import get_fhir_model_class",
+        "out = open(Path(tempfile.mkdtemp()) / 'ResearchStudy.ndjson', 'w')\nN = 0\n"
+        "for trial in pipeline.trials([INPUT]):\n"
+        "    for r in resources(trial, 'R5'):\n"
+        "        out.write(get_fhir_model_class(r['resourceType']).model_validate(r).model_dump_json() + '\\n')\n"
+        "    N += 1",
+    ),
     "limit: csv module": (
         "csv",
         "import csv",
