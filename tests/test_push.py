@@ -10,6 +10,7 @@ import pytest
 from conftest import CTGOV, SEEDS
 from fhir_servers import TOKEN, FaultyFront, count, free_port, medplum, sekmet
 
+from trialport import pipeline
 from trialport.fhirclient import Client, push
 
 pytestmark = pytest.mark.slow
@@ -41,11 +42,19 @@ def test_push_read_back_push_again_counts_unchanged(server):
     second = push(INPUTS, server, "R4B", token_env="FHIR_TOKEN", batch_size=7)
     assert second.counts() == {"updated": 17}
     assert (count(server, "ResearchStudy"), count(server, "Organization")) == (studies, organizations)
+    # read one back: the server holds what was pushed, and it reads back into the same trial
+    import httpx
+
+    from trialport.readers.fhir import study
+
+    stored = httpx.get(f"{server}/ResearchStudy/NCT00973089", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    back = study(stored, "server", None)
+    original = next(t for t in pipeline.trials([CTGOV / "aact-fixtures" / "v2-json" / "NCT00973089.json"]))
+    assert (back.title, back.status, back.sponsor) == (original.title, original.status, original.sponsor)
+    assert [(o.measure, o.time_frame) for o in back.outcomes] == [(o.measure, o.time_frame) for o in original.outcomes]
 
 
 def test_exported_fhir_files_push_too(server, tmp_path):
-    from trialport import pipeline
-
     pipeline.convert([SEEDS], tmp_path, ["fhir"], options={"fhir_version": "R4B"})
     report = push([tmp_path / "fhir" / "R4B" / "bundle.json"], server, "R4B", token_env="FHIR_TOKEN")
     assert report.exit_code == 0 and len(report.outcomes) == 4
