@@ -42,7 +42,8 @@ class _VersionWriter:
                 self._check(resource)
             data = orjson.dumps(resource)
             if kind == "ResearchStudy":
-                write_bytes(self.folder / f"{rid}.json", orjson.dumps(resource, option=orjson.OPT_INDENT_2))
+                pretty = orjson.dumps(resource, option=orjson.OPT_INDENT_2)
+                write_bytes(self.folder / f"{rid}.json", pretty, durable=False)
             self.ndjson[kind].write(data + b"\n")
             full_url = f"urn:uuid:{uuid5(NAMESPACE_URL, f'{kind}/{rid}')}".encode()  # stable, absolute
             entry = b'{"fullUrl":"%s","resource":%s,"request":{"method":"PUT","url":"%s/%s"}}' % (
