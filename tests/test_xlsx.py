@@ -1,0 +1,201 @@
+"""The endpoints workbook: read back with an independent reader (python-calamine) cell by cell, safe
+against formula injection, within Excel's limits without losing text, and back in after edits."""
+
+from __future__ import annotations
+
+import openpyxl
+import pytest
+from conftest import CTGOV, SEEDS
+from python_calamine import CalamineWorkbook
+
+from trialport import pipeline
+from trialport.exporters import xlsx as xlsx_exporter
+from trialport.model import Outcome, Trial
+from trialport.readers.base import Rejection
+
+
+def export(paths, out) -> tuple[CalamineWorkbook, object]:
+    report = pipeline.convert(paths, out, ["xlsx"])
+    return CalamineWorkbook.from_path(str(out / "endpoints.xlsx")), report
+
+
+def rows(workbook: CalamineWorkbook, sheet: str) -> list[list]:
+    return workbook.get_sheet_by_name(sheet).to_python()
+
+
+def test_workbook_values_cell_by_cell(tmp_path):
+    workbook, report = export([SEEDS], tmp_path)
+    assert report.exports[0].trials == 4
+    assert workbook.sheet_names == ["Endpoints", "Trials", "Conditions", "Interventions", "Issues", "Overflow", "About"]
+    endpoints = rows(workbook, "Endpoints")
+    assert endpoints[0][:8] == [
+        "key",
+        "trial id",
+        "trial title",
+        "kind",
+        "order",
+        "measure",
+        "description",
+        "time frame",
+    ]
+    assert len(endpoints) == 1 + 25  # the seeds' 2 + 4 + 11 + 8 endpoints
+    dlt = next(r for r in endpoints if r[5] == "DLT")
+    assert dlt[1:5] == [
+        "local-f0c3595b1dcc",
+        "CD7 CAR-T in the Treatment of CD7 Positive Refractory Relapsed Acute Leukemia",
+        "primary",
+        1,
+    ]
+    assert dlt[6:13] == ["Dose-limiting toxicity", "Up to 2 years", "duration", 2, "a", "P2Y", ""]
+    assert dlt[13:] == ["T-ALL", "DRUG: T cell injection targeting CD7 chimeric antigen receptor"]
+    remission = next(r for r in endpoints if r[5] == "One-month remission rate")
+    assert "day 30 (\u00b12)" in remission[6] and remission[3:5] == ["secondary", 1]
+    trials = rows(workbook, "Trials")
+    assert [r[0] for r in trials[1:]] == [
+        "local-d6bf9137f83f",
+        "local-f0c3595b1dcc",
+        "local-982b0ee904f1",
+        "local-70e660247b04",
+    ]
+    assert trials[4][10:14] == [1, 7, 0, "CD22"]
+    about = dict((r[0], r[1]) for r in rows(workbook, "About"))
+    assert about["trials"] == 4 and "trialport convert endpoints.xlsx --to fhir" in about["re-import"]
+
+
+def test_looks_like_a_coordinator_made_it(tmp_path):
+    export([CTGOV / "aact-fixtures" / "v2-json" / "NCT00973089.json"], tmp_path)
+    book = openpyxl.load_workbook(tmp_path / "endpoints.xlsx")
+    sheet = book["Endpoints"]
+    assert sheet.freeze_panes == "A2"
+    assert sheet.column_dimensions["A"].hidden  # the key column
+    assert "Endpoints1" in sheet.tables and sheet.tables["Endpoints1"].ref == "A1:O2"
+    (validation,) = sheet.data_validations.dataValidation
+    assert validation.type == "list" and validation.formula1 == '"primary,secondary,other"'
+    assert sheet["B2"].hyperlink.target == "https://clinicaltrials.gov/study/NCT00973089"
+    assert sheet["A1"].font.bold and sheet["F2"].alignment.wrap_text
+    assert sheet.column_dimensions["F"].width == 45
+
+
+def test_text_that_looks_like_a_formula_stays_text(tmp_path):
+    trial = next(pipeline.trials([SEEDS / "004_7c5a8bd566a2bac6.txt"]))
+    hostile = ['=HYPERLINK("http://evil","x")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"]
+    trial = trial.model_copy(update={"outcomes": [Outcome(kind="primary", measure=m) for m in hostile]})
+    exporter = xlsx_exporter.XlsxExporter(tmp_path)
+    exporter.write(trial)
+    exporter.close()
+    book = openpyxl.load_workbook(tmp_path / "endpoints.xlsx")
+    cells = [book["Endpoints"].cell(row=r, column=6) for r in range(2, 8)]
+    assert [c.value for c in cells] == hostile
+    assert all(c.data_type == "s" for c in cells)  # strings, not formulas
+    back = [r.result for r in pipeline.read([tmp_path / "endpoints.xlsx"])]
+    assert [o.measure for o in back[0].outcomes] == [h.strip() for h in hostile]
+
+
+def test_cell_limit_moves_text_to_overflow_and_back(tmp_path):
+    trial = next(pipeline.trials([SEEDS / "001_11b440b42624ca47.txt"]))
+    long = "word " * 9000  # 45,000 characters
+    outcomes = [trial.outcomes[0].model_copy(update={"description": long.strip()}), *trial.outcomes[1:]]
+    exporter = xlsx_exporter.XlsxExporter(tmp_path)
+    exporter.write(trial.model_copy(update={"outcomes": outcomes}))
+    summary = exporter.close()
+    assert summary.notes == ["1 cells over 32,767 characters: full text on the Overflow sheet"]
+    workbook = CalamineWorkbook.from_path(str(tmp_path / "endpoints.xlsx"))
+    cell = rows(workbook, "Endpoints")[1][6]
+    assert len(cell) <= 32_767 and cell.endswith("more characters on the Overflow sheet]")
+    assert [r[:4] for r in rows(workbook, "Overflow")[1:]] == [
+        ["Endpoints", "local-f0c3595b1dcc#p1", "description", 1],
+        ["Endpoints", "local-f0c3595b1dcc#p1", "description", 2],
+    ]
+    assert any(r[2] == "cell-limit" for r in rows(workbook, "Issues"))
+    (back,) = [r.result for r in pipeline.read([tmp_path / "endpoints.xlsx"])]
+    assert back.outcomes[0].description == long.strip()
+
+
+def test_row_limit_continues_on_a_second_sheet(tmp_path, monkeypatch):
+    monkeypatch.setattr(xlsx_exporter, "ROW_LIMIT", 10)
+    workbook, _ = export([SEEDS], tmp_path)
+    assert {"Endpoints", "Endpoints (2)", "Endpoints (3)"} <= set(workbook.sheet_names)
+    assert sum(len(rows(workbook, name)) - 1 for name in workbook.sheet_names if name.startswith("Endpoints")) == 25
+    back = [r.result for r in pipeline.read([tmp_path / "endpoints.xlsx"])]
+    assert sum(len(t.outcomes) for t in back) == 25
+
+
+def carried(trial: Trial) -> tuple:
+    return (
+        trial.id,
+        trial.title,
+        trial.official_title,
+        trial.acronym,
+        trial.phases,
+        trial.status,
+        trial.study_type,
+        trial.sponsor,
+        [(c.name, [(x.system, x.code, x.display, x.origin) for x in c.codes]) for c in trial.conditions],
+        [
+            (i.type, i.name, i.other_names, i.arm_labels, [(x.system, x.code) for x in i.codes])
+            for i in trial.interventions
+        ],
+        [(o.kind, o.measure, o.description, o.time_frame) for o in trial.outcomes],
+    )
+
+
+def test_round_trip_without_edits_is_lossless_for_what_the_workbook_carries(tmp_path):
+    sources = [CTGOV / "nsclc-v2-json", CTGOV / "mrd-aml-csv", CTGOV / "aact-fixtures" / "legacy-xml", SEEDS]
+    trials = list(pipeline.trials(sources))
+    originals = {t.id: t for t in trials}
+    twice = {t.id for t in trials if sum(u.id == t.id for u in trials) > 1}
+    assert twice == {"NCT00081588", "NCT00002475"}  # example/raw_study.xml repeat studies: rows merge on re-import
+    export(sources, tmp_path)
+    back = [r.result for r in pipeline.read([tmp_path / "endpoints.xlsx"])]
+    assert all(isinstance(t, Trial) for t in back) and len(back) == len(originals) > 400
+    for trial in back:
+        if trial.id not in twice:
+            assert carried(trial) == carried(originals[trial.id]), trial.id
+
+
+def test_edits_come_back_and_bad_rows_are_reported(tmp_path):
+    export([SEEDS], tmp_path)
+    path = tmp_path / "endpoints.xlsx"
+    book = openpyxl.load_workbook(path)
+    sheet = book["Endpoints"]
+    header = [c.value for c in sheet[1]]
+    col = {name: header.index(name) + 1 for name in header}
+    by_measure = {sheet.cell(row=r, column=col["measure"]).value: r for r in range(2, sheet.max_row + 1)}
+    sheet.cell(row=by_measure["DLT"], column=col["time frame"]).value = "Up to 3 years"  # fix a time frame
+    sheet.cell(row=by_measure["PD"], column=col["kind"]).value = "other"  # mark one exploratory
+    sheet.delete_rows(by_measure["Safety results"])  # delete a row
+    seed001 = "local-f0c3595b1dcc"
+    sheet.append([None, seed001, None, "secondary", None, "Cytokine release syndrome", "Graded by ASTCT", "Day 28"])
+    sheet.append([None, seed001, None, "tertiary", None, "Bad kind", None, "Day 1"])
+    sheet.append([None, "NCT99999999", None, "primary", None, "Unknown trial", None, "Day 1"])
+    sheet.append([None, seed001, None, "primary", None, None, None, "Day 1"])
+    rows_after = list(sheet.iter_rows(min_row=2, values_only=True))
+    sheet.delete_rows(2, sheet.max_row)  # sort: the same rows, in reverse
+    for values in reversed(rows_after):
+        sheet.append(list(values))
+    book.save(path)
+
+    results = [r.result for r in pipeline.read([path])]
+    rejections = sorted(r.reason for r in results if isinstance(r, Rejection))
+    assert rejections == [
+        "empty measure",
+        "kind 'tertiary' is not primary, secondary or other",
+        "trial id 'NCT99999999' is not on the Trials sheet",
+    ]
+    assert all(r.record.startswith("Endpoints row ") for r in results if isinstance(r, Rejection))
+    trial = next(r for r in results if isinstance(r, Trial) and r.id == seed001)
+    assert [(o.kind, o.measure, o.time_frame.text) for o in trial.outcomes] == [
+        ("primary", "DLT", "Up to 3 years"),
+        ("secondary", "PK", "Up to 2 years"),
+        ("secondary", "Cytokine release syndrome", "Day 28"),
+        ("other", "PD", "Up to 2 years"),
+    ]
+    assert trial.outcomes[0].time_frame.value == 3.0  # the edited text is parsed again
+    assert sum(isinstance(r, Trial) for r in results) == 4
+
+
+@pytest.mark.parametrize("name", ["broken.xlsx"])
+def test_a_broken_workbook_is_rejected(tmp_path, name):
+    (tmp_path / name).write_bytes(b"PK\x03\x04 not really a zip")
+    (result,) = [r.result for r in pipeline.read([tmp_path / name])]
+    assert isinstance(result, Rejection) and result.reason.startswith("not a readable workbook")
