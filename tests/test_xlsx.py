@@ -199,3 +199,45 @@ def test_a_broken_workbook_is_rejected(tmp_path, name):
     (tmp_path / name).write_bytes(b"PK\x03\x04 not really a zip")
     (result,) = [r.result for r in pipeline.read([tmp_path / name])]
     assert isinstance(result, Rejection) and result.reason.startswith("not a readable workbook")
+
+
+def test_diff_between_the_records_and_the_edited_workbook(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    export([SEEDS], tmp_path)
+    path = tmp_path / "endpoints.xlsx"
+    book = openpyxl.load_workbook(path)
+    sheet = book["Endpoints"]
+    header = [c.value for c in sheet[1]]
+    col = {name: header.index(name) + 1 for name in header}
+    rows_by = {sheet.cell(row=r, column=col["measure"]).value: r for r in range(2, sheet.max_row + 1)}
+    sheet.cell(row=rows_by["DLT"], column=col["time frame"]).value = "Up to 3 years"
+    sheet.cell(row=rows_by["PD"], column=col["kind"]).value = "other"
+    sheet.cell(row=rows_by["ORR"], column=col["measure"]).value = "Objective response rate"
+    sheet.delete_rows(rows_by["Safety results"])
+    sheet.append([None, "local-f0c3595b1dcc", None, "secondary", None, "Cytokine release syndrome", None, "Day 28"])
+    book.save(path)
+
+    run = subprocess.run(
+        [sys.executable, "-m", "trialport", "diff", str(SEEDS), str(path), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    changes = [json.loads(line) for line in run.stdout.splitlines()]
+    summary = sorted((c["trial"], c["change"], c["what"], c["before"], c["after"]) for c in changes)
+    assert summary == sorted(
+        [
+            ("local-d6bf9137f83f", "changed", "outcome primary 'ORR' measure", "ORR", "Objective response rate"),
+            ("local-f0c3595b1dcc", "changed", "outcome primary 'DLT' time frame", "Up to 2 years", "Up to 3 years"),
+            ("local-f0c3595b1dcc", "changed", "outcome secondary 'PD' kind", "secondary", "other"),
+            ("local-f0c3595b1dcc", "removed", "outcome", "secondary: Safety results", None),
+            ("local-f0c3595b1dcc", "added", "outcome", None, "secondary: Cytokine release syndrome"),
+        ]
+    )
+    table = subprocess.run(
+        [sys.executable, "-m", "trialport", "diff", str(SEEDS), str(path)], capture_output=True, text=True, check=True
+    ).stdout
+    assert "5 changes" in table and "Cytokine release syndrome" in table

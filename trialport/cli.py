@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from trialport import fhirclient, pipeline, plugins
+from trialport.diff import diff
 from trialport.fhir.validate import validate_file
 from trialport.mapping.coverage import coverage
 from trialport.model import Trial
@@ -227,6 +228,25 @@ def validate(
                     out.print(escape(f"  {problem}"), highlight=False, soft_wrap=True)
     out.print(f"{checked - invalid:,} valid, {invalid:,} invalid", highlight=False)
     raise typer.Exit(1 if invalid else 0)
+
+
+@app.command("diff")
+def diff_command(
+    a: Annotated[Path, typer.Argument(help="The first source (file or folder).")],
+    b: Annotated[Path, typer.Argument(help="The second source, e.g. the edited endpoints.xlsx.")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON Lines, one change a line.")] = False,
+) -> None:
+    """What changed between two sources of the same trials: outcomes added, removed, changed field by field."""
+    _check_paths([a, b])
+    changes = diff([a], [b])
+    if as_json:
+        for change in changes:
+            sys.stdout.buffer.write(orjson.dumps(change.as_dict()) + b"\n")
+        return
+    table = Table("trial", "change", "what", "before", "after", title=f"{len(changes)} changes", title_justify="left")
+    for c in changes:
+        table.add_row(*(escape(v or "") for v in (c.trial, c.change, c.what, c.before, c.after)))
+    out.print(table)
 
 
 @app.command()
