@@ -57,6 +57,16 @@ CASES: dict[str, tuple[str, str, str]] = {
         "        out.write(get_fhir_model_class(r['resourceType']).model_validate(r).model_dump_json() + '\\n')\n"
         "    N += 1",
     ),
+    "exporter xlsx: endpoint rows with styles (2,000 trials cycled to 100,000 rows)": (
+        "jsonl",
+        "import itertools, tempfile\nfrom pathlib import Path\nfrom trialport import pipeline\n"
+        "from trialport.exporters.xlsx import XlsxExporter\n"
+        "trials = list(itertools.islice(pipeline.trials([INPUT]), 2000))",
+        "exporter = XlsxExporter(Path(tempfile.mkdtemp()))\nN = 0\n"
+        "for trial in itertools.cycle(trials):\n"
+        "    exporter.write(trial)\n    N += len(trial.outcomes)\n"
+        "    if N >= 100_000:\n        break\nexporter.close()",
+    ),
     "limit: csv module": (
         "csv",
         "import csv",
