@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint examples bench clean
+.PHONY: run test lint examples bench picture clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ examples: $(STAMP)  ## regenerate examples/out from seeds/
 
 bench: $(STAMP)  ## records/s and peak memory per reader, beside the parse-only limit: benchmarks/results.md
 	$(BIN)/python benchmarks/run.py --sizes 1000,10000,100000
+
+picture: $(STAMP)  ## docs/endpoints.png: the Endpoints sheet as LibreOffice shows it (needs libreoffice-calc, poppler-utils)
+	rm -rf build/picture && $(BIN)/trialport convert seeds --to xlsx --out build/picture
+	soffice --headless --norestore --convert-to pdf --outdir build/picture build/picture/endpoints.xlsx
+	pdftoppm -png -r 160 -f 1 -l 1 -x 60 -y 90 -W 1150 -H 620 -singlefile build/picture/endpoints.pdf docs/endpoints
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -18,6 +18,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, NamedStyle, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.dimensions import RowDimension
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 
@@ -105,6 +106,15 @@ REGISTRY_URL = "https://clinicaltrials.gov/study/"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+MAX_LINES = 12  # a row shows at most this many lines; the cell holds all of the text
+
+
+def _lines(text: str, width: int) -> int:
+    """Lines a wrapped cell of ``width`` needs for ``text`` (about one character a width unit)."""
+    per_line = max(1, int(width * 1.1))
+    return sum(max(1, -(-len(paragraph) // per_line)) for paragraph in text.split("\n"))
+
+
 def _join(items: list[str]) -> str:
     return " | ".join(items)
 
@@ -129,6 +139,9 @@ class _Sheet:
         self.ws = self.exporter.workbook.create_sheet(title[:31])
         self.rows = 1
         self.ws.freeze_panes = "A2"
+        self.ws.page_setup.orientation = "landscape"  # printed (or made a PDF): every column on the page
+        self.ws.page_setup.fitToWidth, self.ws.page_setup.fitToHeight = 1, 0
+        self.ws.sheet_properties.pageSetUpPr.fitToPage = True
         for index, (_, width, _) in enumerate(self.columns, 1):
             self.ws.column_dimensions[get_column_letter(index)].width = width
         if self.name == "Endpoints":
@@ -143,6 +156,7 @@ class _Sheet:
             )
             self.ws.data_validations.append(kinds)
             kinds.add(f"D2:D{ROW_LIMIT}")
+        self.ws.row_dimensions[1] = RowDimension(self.ws, index=1, ht=30)  # two lines for long headers
         self.ws.append([self.exporter.cell(self.ws, header, "header") for header, _, _ in self.columns])
 
     def append(self, values: list[Any], key: str = "", link: str | None = None) -> None:
@@ -150,15 +164,22 @@ class _Sheet:
         if self.rows >= ROW_LIMIT:
             self.close()
             self._new_part()
-        cells = []
-        for (header, _, wrapped), value in zip(self.columns, values, strict=True):
-            cell = self.exporter.cell(
-                self.ws, self.exporter.fit(value, self.name, key, header), "wrapped" if wrapped else None
-            )
+        cells, lines = [], 1
+        for (header, width, wrapped), value in zip(self.columns, values, strict=True):
+            value = self.exporter.fit(value, self.name, key, header)
+            cell = self.exporter.cell(self.ws, value, "wrapped" if wrapped else "cell")
             if link and header == "trial id":
                 cell.hyperlink, cell.style = link, "link"
+            if wrapped and isinstance(value, str):
+                lines = max(lines, _lines(value, width))
             cells.append(cell)
+        # Wrapped text needs a row tall enough to show it (readers do not size rows by themselves);
+        # the dimension is dropped once the row is written, so memory stays flat.
+        row = self.rows + 1
+        if lines > 1:
+            self.ws.row_dimensions[row] = RowDimension(self.ws, index=row, ht=15 * min(lines, MAX_LINES))
         self.ws.append(cells)
+        self.ws.row_dimensions.pop(row, None)
         self.rows += 1
 
     def close(self) -> None:
@@ -198,8 +219,9 @@ class XlsxExporter(Exporter):
             alignment=Alignment(vertical="center", wrap_text=True),
         )
         wrapped = NamedStyle("wrapped", alignment=Alignment(wrap_text=True, vertical="top"))
-        link = NamedStyle("link", font=Font(color="0563C1", underline="single"))
-        return [header, wrapped, link]
+        cell = NamedStyle("cell", alignment=Alignment(vertical="top"))
+        link = NamedStyle("link", font=Font(color="0563C1", underline="single"), alignment=Alignment(vertical="top"))
+        return [header, wrapped, cell, link]
 
     def cell(self, ws: Any, value: Any, style: str | None) -> WriteOnlyCell:
         cell = WriteOnlyCell(ws, value=value)

@@ -1,0 +1,83 @@
+"""The workbook opens in LibreOffice (headless) and every sheet comes out with the values written."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+
+import pytest
+from conftest import SEEDS
+from python_calamine import CalamineWorkbook
+
+from trialport import pipeline
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def soffice() -> str:
+    found = shutil.which("soffice") or shutil.which("libreoffice")
+    if not found and shutil.which("apt-get") and os.geteuid() == 0:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "libreoffice-calc"],
+            env=env,
+            capture_output=True,
+        )
+        found = shutil.which("soffice") or shutil.which("libreoffice")
+    if not found:
+        pytest.skip("LibreOffice (Debian package libreoffice-calc) is not installed and could not be installed here")
+    return found
+
+
+def test_libreoffice_opens_every_sheet_with_the_values_written(soffice, tmp_path):
+    pipeline.convert([SEEDS], tmp_path, ["xlsx"])
+    workbook = tmp_path / "endpoints.xlsx"
+    profile = f"-env:UserInstallation=file://{tmp_path / 'profile'}"
+    # every sheet to its own CSV (UTF-8, comma, quoted): LibreOffice names them endpoints-<Sheet>.csv
+    run = subprocess.run(
+        [
+            soffice,
+            profile,
+            "--headless",
+            "--norestore",
+            "--convert-to",
+            "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1",
+            "--outdir",
+            str(tmp_path / "csv"),
+            str(workbook),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stderr
+    written = CalamineWorkbook.from_path(str(workbook))
+    for sheet in ("Endpoints", "Trials", "Conditions", "Interventions", "About"):
+        with open(tmp_path / "csv" / f"endpoints-{sheet}.csv", encoding="utf-8", newline="") as handle:
+            opened = list(csv.reader(handle))
+        expected = written.get_sheet_by_name(sheet).to_python()
+        assert len(opened) == len(expected), sheet
+        for row_opened, row_written in zip(opened, expected, strict=True):
+            for a, b in zip(row_opened, row_written, strict=False):
+                assert a == (f"{b:g}" if isinstance(b, float) else str(b)), (sheet, a, b)
+    pdf = subprocess.run(
+        [
+            soffice,
+            profile,
+            "--headless",
+            "--norestore",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(tmp_path),
+            str(workbook),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert pdf.returncode == 0 and (tmp_path / "endpoints.pdf").stat().st_size > 10_000
