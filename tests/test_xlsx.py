@@ -23,6 +23,16 @@ def rows(workbook: CalamineWorkbook, sheet: str) -> list[list]:
     return workbook.get_sheet_by_name(sheet).to_python()
 
 
+def open_for_editing(path):
+    """The workbook as a coordinator opens it: its Endpoints sheet, column numbers by header, rows by measure."""
+    book = openpyxl.load_workbook(path)
+    sheet = book["Endpoints"]
+    header = [c.value for c in sheet[1]]
+    col = {name: header.index(name) + 1 for name in header}
+    by_measure = {sheet.cell(row=r, column=col["measure"]).value: r for r in range(2, sheet.max_row + 1)}
+    return book, sheet, col, by_measure
+
+
 def test_workbook_values_cell_by_cell(tmp_path):
     workbook, report = export([SEEDS], tmp_path)
     assert report.exports[0].trials == 4
@@ -156,11 +166,7 @@ def test_round_trip_without_edits_is_lossless_for_what_the_workbook_carries(tmp_
 def test_edits_come_back_and_bad_rows_are_reported(tmp_path):
     export([SEEDS], tmp_path)
     path = tmp_path / "endpoints.xlsx"
-    book = openpyxl.load_workbook(path)
-    sheet = book["Endpoints"]
-    header = [c.value for c in sheet[1]]
-    col = {name: header.index(name) + 1 for name in header}
-    by_measure = {sheet.cell(row=r, column=col["measure"]).value: r for r in range(2, sheet.max_row + 1)}
+    book, sheet, col, by_measure = open_for_editing(path)
     sheet.cell(row=by_measure["DLT"], column=col["time frame"]).value = "Up to 3 years"  # fix a time frame
     sheet.cell(row=by_measure["PD"], column=col["kind"]).value = "other"  # mark one exploratory
     sheet.delete_rows(by_measure["Safety results"])  # delete a row
@@ -208,11 +214,7 @@ def test_diff_between_the_records_and_the_edited_workbook(tmp_path):
 
     export([SEEDS], tmp_path)
     path = tmp_path / "endpoints.xlsx"
-    book = openpyxl.load_workbook(path)
-    sheet = book["Endpoints"]
-    header = [c.value for c in sheet[1]]
-    col = {name: header.index(name) + 1 for name in header}
-    rows_by = {sheet.cell(row=r, column=col["measure"]).value: r for r in range(2, sheet.max_row + 1)}
+    book, sheet, col, rows_by = open_for_editing(path)
     sheet.cell(row=rows_by["DLT"], column=col["time frame"]).value = "Up to 3 years"
     sheet.cell(row=rows_by["PD"], column=col["kind"]).value = "other"
     sheet.cell(row=rows_by["ORR"], column=col["measure"]).value = "Objective response rate"
