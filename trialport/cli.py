@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from trialport import fhirclient, pipeline, plugins
+from trialport.cdisc.check import check_xpt
 from trialport.diff import diff
 from trialport.fhir.validate import validate_file
 from trialport.mapping.coverage import coverage
@@ -215,18 +216,27 @@ def validate(
     paths: Paths,
     fhir_version: Annotated[str | None, typer.Option("--fhir-version", help="R5 or R4B; default: as shaped.")] = None,
 ) -> None:
-    """Check FHIR files (a resource, a Bundle, NDJSON) with fhir.resources; exit 1 if any is invalid."""
+    """Check FHIR files (a resource, a Bundle, NDJSON) with fhir.resources, and CDISC TS datasets (ts.xpt)
+    with the TS conformance rules; other files are passed over. Exit 1 if any is invalid."""
     _check_paths(paths)
-    invalid = checked = 0
+    invalid = checked = passed_over = 0
     for path in pipeline.iter_files(paths):
-        for where, version, found in validate_file(path, fhir_version):
+        if path.suffix.lower() == ".xpt":
+            findings = [(str(path), "TS", check_xpt(path))]
+        elif path.suffix.lower() in (".json", ".ndjson"):
+            findings = validate_file(path, fhir_version)
+        else:
+            passed_over += 1
+            continue
+        for where, version, found in findings:
             checked += 1
             if found:
                 invalid += 1
                 out.print(escape(f"invalid {version} {where}"), highlight=False)
                 for problem in found[:10]:
                     out.print(escape(f"  {problem}"), highlight=False, soft_wrap=True)
-    out.print(f"{checked - invalid:,} valid, {invalid:,} invalid", highlight=False)
+    other = f", {passed_over:,} other files passed over" if passed_over else ""
+    out.print(f"{checked - invalid:,} valid, {invalid:,} invalid{other}", highlight=False)
     raise typer.Exit(1 if invalid else 0)
 
 

@@ -1,0 +1,32 @@
+"""SAS XPORT v5 holds ASCII only: text is transliterated ("≥" → ">=", "µ" → "u", full-width → ASCII),
+and every character changed is returned so the run report can list it."""
+
+from __future__ import annotations
+
+import unicodedata
+
+_BY_HAND = {
+    "≥": ">=", "≤": "<=", "≠": "!=", "≈": "~", "±": "+/-", "∓": "-/+", "×": "x", "÷": "/",
+    "µ": "u", "μ": "u", "α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "κ": "kappa", "λ": "lambda",
+    "–": "-", "—": "-", "‐": "-", "‑": "-", "−": "-", "‘": "'", "’": "'", "‚": ",", "“": '"', "”": '"',
+    "…": "...", "•": "*", "·": ".", "°": " degrees", "→": "->", "←": "<-", "®": "(R)", "™": "(TM)", "©": "(C)",
+    "\u00a0": " ", "\u200b": "", "\ufeff": "",
+}  # fmt: skip
+
+
+def transliterate(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """``text`` in ASCII and the (original, replacement) pairs used; what has no ASCII form becomes "?"."""
+    if text.isascii():
+        return text, []
+    out, changes = [], []
+    for char in text:
+        if char.isascii():
+            out.append(char)
+            continue
+        replacement = _BY_HAND.get(char)
+        if replacement is None:
+            folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", char))
+            replacement = "".join(c for c in folded if c.isascii() and not unicodedata.combining(c)) or "?"
+        out.append(replacement)
+        changes.append((char, replacement))
+    return "".join(out), changes

@@ -1,0 +1,57 @@
+"""The TS rules a conformance checker applies, run on a written ts.xpt (read back with pyreadstat)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+from trialport.cdisc.dataset import LIMIT
+from trialport.cdisc.terminology import parameters
+
+ISO_DATE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
+NULL_FLAVOURS = {"NI", "NA", "UNK", "ASKU", "NASK", "PINF", "NINF", "OTH", "MSK", "QS", "NAV", "TRC"}
+
+
+def check_rows(rows: list[dict]) -> list[str]:
+    """Problems in a study's TS rows, one line each (an empty list: the rows pass)."""
+    problems = []
+    seen = Counter((row["TSPARMCD"], int(row["TSSEQ"])) for row in rows)
+    problems += [f"{code} TSSEQ {seq} is used {n} times" for (code, seq), n in seen.items() if n > 1]
+    for row in rows:
+        where = f"{row['TSPARMCD']} TSSEQ {int(row['TSSEQ'])}"
+        term = parameters().get(row["TSPARMCD"])
+        if term is None:
+            problems.append(f"{where}: TSPARMCD {row['TSPARMCD']!r} is not in our CDISC terminology")
+        elif row["TSPARM"] != term.term:
+            problems.append(f"{where}: TSPARM {row['TSPARM']!r} does not match TSPARMCD (expected {term.term!r})")
+        if row["TSVALCD"] and not row["TSVCDREF"]:
+            problems.append(f"{where}: TSVALCD {row['TSVALCD']!r} without TSVCDREF")
+        if bool(row["TSVAL"]) == bool(row["TSVALNF"]):
+            problems.append(f"{where}: exactly one of TSVAL and TSVALNF must be given")
+        if row["TSVALNF"] and row["TSVALNF"] not in NULL_FLAVOURS:
+            problems.append(f"{where}: TSVALNF {row['TSVALNF']!r} is not an ISO 21090 null flavour")
+        if row["TSPARMCD"] in ("SSTDTC", "SENDTC") and row["TSVAL"] and not ISO_DATE.match(row["TSVAL"]):
+            problems.append(f"{where}: {row['TSVAL']!r} is not an ISO 8601 date")
+        for name, value in row.items():
+            if isinstance(value, str) and (len(value.encode()) > LIMIT or not value.isascii()):
+                problems.append(f"{where}: {name} is not ASCII of at most {LIMIT} bytes")
+    if not any(row["TSPARMCD"] == "SSTDTC" for row in rows):
+        problems.append("SSTDTC (study start date) is missing")
+    if not any(row["TSPARMCD"] == "REGID" for row in rows):
+        problems.append("REGID (registry identifier) is missing")
+    return problems
+
+
+def check_xpt(path: Path) -> list[str]:
+    """Problems in one ts.xpt; a file that cannot be read is one problem, not a crash."""
+    import pyreadstat
+
+    try:
+        frame, _ = pyreadstat.read_xport(str(path))
+    except Exception as error:  # pyreadstat raises its own ReadstatError and OSError alike
+        return [f"not a readable SAS XPORT file: {error}"]
+    missing = {"STUDYID", "TSSEQ", "TSPARMCD", "TSPARM", "TSVAL", "TSVALNF", "TSVALCD", "TSVCDREF"} - set(frame)
+    if missing:
+        return [f"not a TS dataset: no {', '.join(sorted(missing))}"]
+    return check_rows(frame.fillna("").to_dict("records"))
