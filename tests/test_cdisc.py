@@ -249,5 +249,5 @@ def test_run_report_names_what_xpt_changed(tmp_path):
     report = pipeline.convert([LEGACY_XML], tmp_path, ["cdisc"])
     (summary,) = report.exports
     assert summary.trials == len(list(LEGACY_XML.glob("*.xml")))
-    assert any("long values split" in note and "xpt_changes.csv" in note for note in summary.notes)
+    assert any("long values split into TSVAL1..n" in note and "xpt_changes.csv" in note for note in summary.notes)
     assert all(isinstance(r.result, Trial) for r in pipeline.read([LEGACY_XML]))

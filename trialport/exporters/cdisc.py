@@ -71,9 +71,9 @@ class CdiscExporter(Exporter):
         self.summary.files.append(f"{self.folder}/<STUDYID>/ (ts.xpt, ts.csv, define.xml) x {self.summary.trials}")
         if self.changed:
             self.summary.notes.append(
-                f"XPT rules changed {self.changed:,} values in {self.studies_changed:,} studies "
-                f"({self.split:,} long values split into TSVAL1..n, the rest transliterated to ASCII): "
-                f"every change is listed in {self.folder / 'xpt_changes.csv'}"
+                f"XPT rules: {self.split:,} long values split into TSVAL1..n, "
+                f"{self.changed - self.split:,} values transliterated to ASCII ({self.studies_changed:,} of "
+                f"{self.summary.trials:,} studies); every change is listed in {self.folder / 'xpt_changes.csv'}"
             )
         if self.repeated:
             self.summary.notes.append(

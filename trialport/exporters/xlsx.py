@@ -9,6 +9,7 @@ written as text, never as a formula. A sheet that reaches Excel's row limit cont
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -193,7 +194,9 @@ class _Sheet:
         )
         table.tableColumns = [TableColumn(id=i, name=h) for i, (h, _, _) in enumerate(self.columns, 1)]
         table._initialise_columns = lambda: None  # columns given above: write-only mode cannot infer them
-        self.ws.add_table(table)
+        with warnings.catch_warnings():  # openpyxl warns to add the columns by hand, which is what was done
+            warnings.simplefilter("ignore", UserWarning)
+            self.ws.add_table(table)
 
 
 class XlsxExporter(Exporter):
