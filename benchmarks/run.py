@@ -39,11 +39,13 @@ CASES: dict[str, tuple[str, str, str]] = {
         "N = sum(1 for _ in CtgovJsonReader().read(Path(INPUT)))",
     ),
     "pipeline: JSON Lines -> canonical -> FHIR R5 (plain dicts)": (
-        "jsonl", "import tempfile\nfrom trialport import pipeline",
+        "jsonl",
+        "import tempfile\nfrom trialport import pipeline",
         "r = pipeline.convert([INPUT], tempfile.mkdtemp(), ['fhir'])\nN = r.totals()['converted']",
     ),
     "pipeline: same, --validate (fhir.resources checks each resource)": (
-        "jsonl", "import tempfile\nfrom trialport import pipeline",
+        "jsonl",
+        "import tempfile\nfrom trialport import pipeline",
         "r = pipeline.convert([INPUT], tempfile.mkdtemp(), ['fhir'], options={'validate': True})\n"
         "N = r.totals()['converted']",
     ),
@@ -143,8 +145,9 @@ def main() -> None:
             for name, (kind, setup, code) in CASES.items():
                 if args.only and args.only not in name and not name.startswith("limit"):
                     continue
-                if size > 10_000 and not name.startswith(("limit: orjson", "limit: csv", "reader ctgov-json",
-                                                           "reader ctgov-csv")):
+                if size > 10_000 and not name.startswith(
+                    ("limit: orjson", "limit: csv", "reader ctgov-json", "reader ctgov-csv")
+                ):
                     continue  # 100,000 records: the streaming readers' speed and memory; the rest at 10,000
                 if kind not in inputs:
                     inputs[kind] = (
