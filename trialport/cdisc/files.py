@@ -6,7 +6,6 @@ import csv
 import io
 from pathlib import Path
 
-from trialport.atomic import write_bytes
 from trialport.cdisc.dataset import Dataset
 
 
@@ -23,27 +22,25 @@ def write_xpt(data: Dataset, path: Path) -> Path:
 
     check_names(data)
     frame = pandas.DataFrame(data.rows, columns=data.columns)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pyreadstat.write_xport(
-        frame,
-        str(tmp),
-        file_label="Trial Summary",
-        column_labels=[data.labels[c] for c in data.columns],
-        table_name="TS",
-        file_format_version=5,
-    )
-    tmp.replace(path)
+    tmp = path.with_name(f".{path.name}.tmp")  # the file appears whole or not at all
+    try:
+        pyreadstat.write_xport(
+            frame,
+            str(tmp),
+            file_label="Trial Summary",
+            column_labels=[data.labels[c] for c in data.columns],
+            table_name="TS",
+            file_format_version=5,
+        )
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
-def csv_bytes(data: Dataset, header: bool = True) -> bytes:
+def csv_bytes(data: Dataset) -> bytes:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, data.columns, lineterminator="\n")
-    if header:
-        writer.writeheader()
+    writer.writeheader()
     writer.writerows(data.rows)
     return buffer.getvalue().encode("utf-8")
-
-
-def write_csv(data: Dataset, path: Path) -> Path:
-    return write_bytes(path, csv_bytes(data), durable=False)
