@@ -5,5 +5,17 @@ __version__ = "0.1.0"
 from trialport.model import Trial
 from trialport.pipeline import Record, convert, read, trials
 from trialport.readers.base import Rejection, Skipped
+from trialport.record import RecordError, convert_record
 
-__all__ = ["Record", "Rejection", "Skipped", "Trial", "__version__", "convert", "read", "trials"]
+__all__ = [
+    "Record",
+    "RecordError",
+    "Rejection",
+    "Skipped",
+    "Trial",
+    "__version__",
+    "convert",
+    "convert_record",
+    "read",
+    "trials",
+]
