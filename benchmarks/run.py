@@ -69,6 +69,22 @@ CASES: dict[str, tuple[str, str, str]] = {
         "    exporter.write(trial)\n    N += len(trial.outcomes)\n"
         "    if N >= 100_000:\n        break\nexporter.close()",
     ),
+    "exporter cdisc: ts.xpt + ts.csv + define.xml per study (trials read before timing)": (
+        "jsonl",
+        "import tempfile\nfrom pathlib import Path\nfrom trialport import pipeline\n"
+        "from trialport.exporters.cdisc import CdiscExporter\n"
+        "trials = list(pipeline.trials([INPUT]))",
+        "exporter = CdiscExporter(Path(tempfile.mkdtemp()))\nfor trial in trials:\n    exporter.write(trial)\n"
+        "exporter.close()\nN = len(trials)",
+    ),
+    "exporter json: canonical JSON Lines (trials read before timing)": (
+        "jsonl",
+        "import tempfile\nfrom pathlib import Path\nfrom trialport import pipeline\n"
+        "from trialport.exporters.jsonl import JsonLinesExporter\n"
+        "trials = list(pipeline.trials([INPUT]))",
+        "exporter = JsonLinesExporter(Path(tempfile.mkdtemp()))\nfor trial in trials:\n    exporter.write(trial)\n"
+        "exporter.close()\nN = len(trials)",
+    ),
     "limit: csv module": (
         "csv",
         "import csv",

@@ -71,14 +71,15 @@ class _Rows:
             }
         )
 
-    def coded(self, code: str, codelist: str, source_value: str | None, *, required: bool = True) -> None:
-        """A value from a CDISC codelist, with its C-code; unknown values keep their text, uncoded."""
+    def coded(self, code: str, codelist: str, source_value: str | None) -> None:
+        """A value from a CDISC codelist, with its C-code; unknown values keep their text, uncoded;
+        no value (or the registry's NA) is a null flavour."""
         term = lookup(codelist, source_value) if source_value else None
         if term:
             self.add(code, term.submission_value, ccode=term.ccode, ref="CDISC CT", ver=CT_VERSION)
         elif source_value and source_value != "NA":
             self.add(code, source_value.replace("_", " "))
-        elif required:
+        else:
             self.add(code, null="NA" if source_value == "NA" else "NI")
 
 
