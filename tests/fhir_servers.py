@@ -26,13 +26,13 @@ NODE = Path(__file__).resolve().parent / "node"
 
 
 def node_tools() -> Path:
-    """tests/node with its npm packages installed (from package-lock.json); skip without Node."""
+    """tests/node with its npm packages installed (from package-lock.json); without Node, see tool_missing."""
     import shutil
 
-    import pytest
+    from conftest import tool_missing
 
     if not shutil.which("node") or not shutil.which("npm"):
-        pytest.skip("Node.js and npm are needed (install nodejs and npm)")
+        tool_missing("Node.js and npm are needed (install nodejs and npm)")
     if not (NODE / "node_modules" / "fhir").exists() or not (NODE / "node_modules" / "@medplum").exists():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODE, check=True)
     return NODE

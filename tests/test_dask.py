@@ -37,7 +37,6 @@ def test_a_bad_record_raises_one_line_naming_it():
 
 @pytest.mark.slow
 def test_dask_example_on_a_local_process_cluster_matches_convert(tmp_path):
-    pytest.importorskip("dask.distributed")
     from dask.distributed import Client, LocalCluster
 
     spec = importlib.util.spec_from_file_location("dask_convert", ROOT / "examples" / "dask_convert.py")

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import SEEDS
+from conftest import SEEDS, tool_missing
 from python_calamine import CalamineWorkbook
 
 from trialport import pipeline
@@ -29,7 +29,7 @@ def soffice() -> str:
         )
         found = shutil.which("soffice") or shutil.which("libreoffice")
     if not found:
-        pytest.skip("LibreOffice (Debian package libreoffice-calc) is not installed and could not be installed here")
+        tool_missing("LibreOffice (Debian package libreoffice-calc) is not installed and could not be installed here")
     return found
 
 
