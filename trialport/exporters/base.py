@@ -3,11 +3,17 @@
 Exporters register a class under the ``trialport.exporters`` entry-point group. ``convert`` makes
 one instance per run, calls ``write`` for every trial as it streams in, then ``close`` (success) or
 ``abort`` (the run failed: leave previous outputs untouched).
+
+The work for one trial comes in two halves so that ``convert --jobs N`` can spread it over processes:
+``render`` (a class method: no open files, no state; runs in a worker, returns something picklable,
+ideally bytes or plain tuples) and ``write_rendered`` (runs in the one process that owns the files,
+in input order). A plugin may override just ``write``; it then still works under ``--jobs``, with
+the Trial itself shipped back to the writing process.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import ABC
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,9 +44,22 @@ class Exporter(ABC):
         self.options = dict(options or {})
         self.summary = ExportSummary(self.name)
 
-    @abstractmethod
+    @classmethod
+    def render(cls, trial: Trial, options: Mapping[str, Any]) -> Any:
+        """Everything about one trial that needs no open file (building, serialising). Runs in worker
+        processes under ``--jobs``, so it must be pure and its result picklable."""
+        return trial
+
+    def write_rendered(self, rendered: Any) -> None:
+        """Write what ``render`` made, in input order; runs in the process that owns the files."""
+        self.write(rendered)
+
     def write(self, trial: Trial) -> None:
-        """Take one trial; write it now where the format streams, or keep what the end needs."""
+        """Take one trial; write it now where the format streams, or keep what the end needs.
+        Override this, or ``render`` and ``write_rendered`` (which lets ``--jobs`` share the work)."""
+        if type(self).write_rendered is Exporter.write_rendered:
+            raise NotImplementedError(f"{type(self).__name__} overrides neither write nor write_rendered")
+        self.write_rendered(type(self).render(trial, self.options))
 
     def close(self) -> ExportSummary:
         return self.summary
