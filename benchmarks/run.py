@@ -1,11 +1,15 @@
-"""Benchmarks: records per second and peak memory, each beside a reference measured in the same run.
+"""Benchmarks: records per second and peak memory, each beside references measured in the same run.
 
-    .venv/bin/python benchmarks/run.py [--sizes 1000,10000] [--out benchmarks/results.md]
+    .venv/bin/python benchmarks/run.py [--sizes 10000,100000] [--only TEXT] [--out benchmarks/results.md]
 
-Every case runs in its own process so its peak RSS is its own. References:
-- the limit: only parsing the input (orjson.loads per line; the csv module; reading the files) and
-  writing bytes; a reader cannot beat that.
-Results go to benchmarks/results.md with the machine and the date.
+Every case runs alone in its own process, so its peak RSS is its own; imports are untimed. References,
+measured on the same input in the same run:
+- the limit: only parsing the input (orjson.loads per line, the csv module, reading the files) and
+  writing bytes back out; no converter can beat it;
+- the baseline: the same JSON Lines -> FHIR R5 pipeline with every resource built and serialised by
+  fhir.resources (the obvious way to write FHIR in Python).
+Exporter cases stream trials from the reader and time only the exporter's own calls, so their peak
+memory is what a streaming run needs. Results go to benchmarks/results.md with the machine and the date.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,31 +30,60 @@ sys.path.insert(0, str(HERE))
 
 import corpus  # noqa: E402
 
-# Each case: (input kind, setup code, timed code). The timed code runs in a fresh process over
-# INPUT after the setup (imports) and must set N to the records it handled.
-CASES: dict[str, tuple[str, str, str]] = {
-    "limit: orjson.loads per line": (
+SMALL = 10_000  # cases too slow (or not streaming-relevant) to repeat at every size run only up to this
+
+
+@dataclass(frozen=True)
+class Case:
+    """One measurement: input kind, untimed setup, timed code that sets N (records handled); cases
+    whose timed part is spread over calls set T (seconds) themselves."""
+
+    name: str
+    kind: str
+    setup: str
+    code: str
+    max_size: int = 10**9
+    role: str = "case"  # "limit", "baseline" or "case"
+
+
+PIPELINE = "import tempfile\nfrom trialport import pipeline"
+EXPORT_STREAMING = """
+exporter = EXPORTER(Path(tempfile.mkdtemp()), OPTIONS)
+T = 0.0
+N = 0
+for trial in pipeline.trials([INPUT]):
+    t = time.perf_counter(); exporter.write(trial); T += time.perf_counter() - t
+    N += 1
+t = time.perf_counter(); exporter.close(); T += time.perf_counter() - t
+"""
+
+
+def exporter_setup(module: str, cls: str, options: str = "{}") -> str:
+    return (
+        "import tempfile, time\nfrom pathlib import Path\nfrom trialport import pipeline\n"
+        f"from trialport.exporters.{module} import {cls} as EXPORTER\nOPTIONS = {options}"
+    )
+
+
+def pipeline_case(name: str, options: str, jobs: int, max_size: int = 10**9) -> Case:
+    code = (
+        f"r = pipeline.convert([INPUT], tempfile.mkdtemp(), ['fhir'], options={options}, jobs={jobs})\n"
+        "N = r.totals()['converted']"
+    )
+    return Case(name, "jsonl", PIPELINE, code, max_size)
+
+
+CASES = [
+    Case(
+        "limit: orjson.loads per line, line written back",
         "jsonl",
-        "import orjson",
-        "N = 0\nwith open(INPUT, 'rb') as f:\n    for line in f:\n        orjson.loads(line); N += 1",
+        "import orjson, tempfile",
+        "N = 0\nwith open(INPUT, 'rb') as f, tempfile.TemporaryFile() as out:\n"
+        "    for line in f:\n        orjson.loads(line); out.write(line); N += 1",
+        role="limit",
     ),
-    "reader ctgov-json (JSON Lines)": (
-        "jsonl",
-        "from pathlib import Path\nfrom trialport.readers.ctgov_json import CtgovJsonReader",
-        "N = sum(1 for _ in CtgovJsonReader().read(Path(INPUT)))",
-    ),
-    "pipeline: JSON Lines -> canonical -> FHIR R5 (plain dicts)": (
-        "jsonl",
-        "import tempfile\nfrom trialport import pipeline",
-        "r = pipeline.convert([INPUT], tempfile.mkdtemp(), ['fhir'])\nN = r.totals()['converted']",
-    ),
-    "pipeline: same, --validate (fhir.resources checks each resource)": (
-        "jsonl",
-        "import tempfile\nfrom trialport import pipeline",
-        "r = pipeline.convert([INPUT], tempfile.mkdtemp(), ['fhir'], options={'validate': True})\n"
-        "N = r.totals()['converted']",
-    ),
-    "baseline: same, each resource built and serialised by fhir.resources": (
+    Case(
+        "baseline: JSON Lines -> FHIR R5 NDJSON, each resource built and serialised by fhir.resources",
         "jsonl",
         "from pathlib import Path\nimport tempfile\nfrom trialport import pipeline\n"
         "from trialport.fhir.build import resources\nfrom fhir.resources import get_fhir_model_class",
@@ -58,126 +92,175 @@ CASES: dict[str, tuple[str, str, str]] = {
         "    for r in resources(trial, 'R5'):\n"
         "        out.write(get_fhir_model_class(r['resourceType']).model_validate(r).model_dump_json() + '\\n')\n"
         "    N += 1",
+        SMALL,
+        role="baseline",
     ),
-    "exporter xlsx: endpoint rows with styles (2,000 trials cycled to 100,000 rows)": (
+    Case(
+        "reader ctgov-json (JSON Lines)",
         "jsonl",
-        "import itertools, tempfile\nfrom pathlib import Path\nfrom trialport import pipeline\n"
+        "from pathlib import Path\nfrom trialport.readers.ctgov_json import CtgovJsonReader",
+        "N = sum(1 for _ in CtgovJsonReader().read(Path(INPUT)))",
+    ),
+    pipeline_case("pipeline: JSON Lines -> canonical -> FHIR R5 NDJSON, --jobs 1", "{'fhir_outputs': ['ndjson']}", 1),
+    pipeline_case("pipeline: same, --jobs 2", "{'fhir_outputs': ['ndjson']}", 2),
+    pipeline_case("pipeline: same, every FHIR output (per-study files, bundle, NDJSON), --jobs 1", "{}", 1, SMALL),
+    pipeline_case("pipeline: same, every FHIR output, --jobs 2", "{}", 2, SMALL),
+    pipeline_case("pipeline: NDJSON, --validate (fhir.resources checks each resource)", "{'validate': True}", 1, SMALL),
+    Case(
+        "exporter xlsx: endpoint rows with styles (2,000 trials cycled to SIZE rows)",
+        "jsonl",
+        "import itertools, tempfile, time\nfrom pathlib import Path\nfrom trialport import pipeline\n"
         "from trialport.exporters.xlsx import XlsxExporter\n"
         "trials = list(itertools.islice(pipeline.trials([INPUT]), 2000))",
         "exporter = XlsxExporter(Path(tempfile.mkdtemp()))\nN = 0\n"
         "for trial in itertools.cycle(trials):\n"
         "    exporter.write(trial)\n    N += len(trial.outcomes)\n"
-        "    if N >= 100_000:\n        break\nexporter.close()",
+        "    if N >= SIZE:\n        break\nexporter.close()",
     ),
-    "exporter cdisc: ts.xpt + ts.csv + define.xml per study (trials read before timing)": (
+    Case(
+        "exporter cdisc: ts.xpt + ts.csv + define.xml per study (exporter calls timed)",
         "jsonl",
-        "import tempfile\nfrom pathlib import Path\nfrom trialport import pipeline\n"
-        "from trialport.exporters.cdisc import CdiscExporter\n"
-        "trials = list(pipeline.trials([INPUT]))",
-        "exporter = CdiscExporter(Path(tempfile.mkdtemp()))\nfor trial in trials:\n    exporter.write(trial)\n"
-        "exporter.close()\nN = len(trials)",
+        exporter_setup("cdisc", "CdiscExporter"),
+        EXPORT_STREAMING,
+        SMALL,
     ),
-    "exporter json: canonical JSON Lines (trials read before timing)": (
+    Case(
+        "exporter json: canonical JSON Lines (exporter calls timed)",
         "jsonl",
-        "import tempfile\nfrom pathlib import Path\nfrom trialport import pipeline\n"
-        "from trialport.exporters.jsonl import JsonLinesExporter\n"
-        "trials = list(pipeline.trials([INPUT]))",
-        "exporter = JsonLinesExporter(Path(tempfile.mkdtemp()))\nfor trial in trials:\n    exporter.write(trial)\n"
-        "exporter.close()\nN = len(trials)",
+        exporter_setup("jsonl", "JsonLinesExporter"),
+        EXPORT_STREAMING,
+        SMALL,
     ),
-    "limit: csv module": (
+    Case(
+        "limit: csv module",
         "csv",
         "import csv",
         "with open(INPUT, encoding='utf-8', newline='') as f:\n    N = sum(1 for _ in csv.reader(f)) - 1",
+        role="limit",
     ),
-    "reader ctgov-csv": (
+    Case(
+        "reader ctgov-csv",
         "csv",
         "from pathlib import Path\nfrom trialport.readers.ctgov_csv import CtgovCsvReader",
         "N = sum(1 for _ in CtgovCsvReader().read(Path(INPUT)))",
     ),
-    "limit: read seed files": (
+    Case(
+        "limit: read seed files",
         "seed",
         "from pathlib import Path",
         "N = sum(1 for p in sorted(Path(INPUT).iterdir()) if p.read_bytes())",
+        SMALL,
+        role="limit",
     ),
-    "reader seedtext": (
+    Case(
+        "reader seedtext",
         "seed",
         "from pathlib import Path\nfrom trialport.readers.seedtext import SeedTextReader",
         "reader = SeedTextReader()\nN = sum(1 for p in sorted(Path(INPUT).iterdir()) for _ in reader.read(p))",
+        SMALL,
     ),
-    "limit: parse XML files": (
+    Case(
+        "limit: parse XML files",
         "xml",
         "from pathlib import Path\nimport defusedxml.ElementTree as ET",
         "N = sum(1 for p in sorted(Path(INPUT).iterdir()) if ET.fromstring(p.read_bytes()) is not None)",
+        SMALL,
+        role="limit",
     ),
-    "reader ctgov-xml": (
+    Case(
+        "reader ctgov-xml",
         "xml",
         "from pathlib import Path\nfrom trialport.readers.ctgov_xml import CtgovXmlReader",
         "reader = CtgovXmlReader()\nN = sum(1 for p in sorted(Path(INPUT).iterdir()) for _ in reader.read(p))",
+        SMALL,
     ),
-}
+]
 
 CHILD = """
 import resource, sys, time
-INPUT = sys.argv[1]
+INPUT, SIZE = sys.argv[1], int(sys.argv[4])
 exec(sys.argv[2])
+T = None
 start = time.perf_counter()
 exec(sys.argv[3])
-elapsed = time.perf_counter() - start
-print(N, elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+elapsed = time.perf_counter() - start if T is None else T
+usage = resource.getrusage
+print(N, elapsed, usage(resource.RUSAGE_SELF).ru_maxrss, usage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
 
 
-def run_case(setup: str, code: str, path: Path) -> tuple[int, float, float]:
-    command = [sys.executable, "-c", CHILD, str(path), setup, code]
+def run_case(case: Case, path: Path, size: int) -> tuple[int, float, float]:
+    """Records, seconds and peak RSS in MB (the largest of the process and its workers)."""
+    command = [sys.executable, "-c", CHILD, str(path), case.setup, case.code, str(size)]
     out = subprocess.run(command, capture_output=True, text=True, check=True)
-    n, elapsed, rss_kb = out.stdout.split()
-    return int(n), float(elapsed), int(rss_kb) / 1024
+    n, elapsed, rss_kb, children_kb = out.stdout.split()
+    return int(n), float(elapsed), max(int(rss_kb), int(children_kb)) / 1024
+
+
+def input_for(kind: str, size: int, tmp: Path) -> Path:
+    path = tmp / (f"{kind}-{size}" if kind in ("seed", "xml") else f"{kind}-{size}.{kind}")
+    if not path.exists():
+        corpus.BUILDERS[kind](size, path)
+    return path
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", default="1000,10000")
+    parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--out", default=str(HERE / "results.md"))
-    parser.add_argument("--only", default="", help="run only cases whose name contains this text")
+    parser.add_argument("--only", default="", help="run only cases whose name contains this text (and references)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    lines = [
+    header = [
         "# Benchmark results",
         "",
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; `python benchmarks/run.py --sizes {args.sizes}`.",
-        "Each case runs alone in its own process (imports untimed); `vs limit` is the case's time over the",
-        "limit's time on the same input. At 100,000 records only the streaming readers run (their speed and",
-        "peak memory at scale); the pipelines and exporters are measured at 1,000 and 10,000.",
+        "Each case runs alone in its own process (imports untimed). `vs limit`: the case's time over the",
+        "limit's time (parse only, bytes written back) on the same input; `x baseline`: how",
+        "many times faster a pipeline is than the fhir.resources baseline measured in the same run (at sizes above",
+        f"{SMALL:,} the baseline's {SMALL:,}-record rate is used). Slow cases run up to {SMALL:,} records.",
         "",
-        "| case | records | seconds | records/s | peak RSS MB | vs limit |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| case | records | seconds | records/s | peak RSS MB | vs limit | x baseline |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
+    rows: list[str] = []
+    rss: dict[tuple[str, int], float] = {}
+    baseline_rate = float("nan")
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:
-            inputs: dict[str, Path] = {}
-            limit_seconds: dict[str, float] = {}
-            for name, (kind, setup, code) in CASES.items():
-                if args.only and args.only not in name and not name.startswith("limit"):
+            limit_rate: dict[str, float] = {}
+            for case in CASES:
+                if size > case.max_size or (args.only and case.role == "case" and args.only not in case.name):
                     continue
-                if size > 10_000 and not name.startswith(
-                    ("limit: orjson", "limit: csv", "reader ctgov-json", "reader ctgov-csv")
-                ):
-                    continue  # 100,000 records: the streaming readers' speed and memory; the rest at 10,000
-                if kind not in inputs:
-                    inputs[kind] = (
-                        Path(tmp) / f"{kind}-{size}" if kind in ("seed", "xml") else Path(tmp) / f"{kind}-{size}.{kind}"
-                    )
-                    corpus.BUILDERS[kind](size, inputs[kind])
-                n, seconds, rss = run_case(setup, code, inputs[kind])
-                if name.startswith("limit"):
-                    limit_seconds[kind] = seconds
-                ratio = seconds / limit_seconds[kind] if kind in limit_seconds else float("nan")
-                row = f"| {name} | {n:,} | {seconds:.2f} | {n / seconds:,.0f} | {rss:.0f} | {ratio:.1f}x |"
+                n, seconds, peak = run_case(case, input_for(case.kind, size, Path(tmp)), size)
+                rate = n / seconds
+                if case.role == "limit":
+                    limit_rate[case.kind] = rate
+                if case.role == "baseline":
+                    baseline_rate = rate
+                vs_limit = limit_rate[case.kind] / rate if case.kind in limit_rate else float("nan")
+                speedup = rate / baseline_rate if case.name.startswith("pipeline") else float("nan")
+                name = case.name.replace("SIZE", f"{size:,}")
+                row = f"| {name} | {n:,} | {seconds:.2f} | {rate:,.0f} | {peak:.0f} | {vs_limit:.1f}x | {speedup:.1f} |"
                 print(row, flush=True)
-                lines.append(row)
-    Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
+                rows.append(row.replace("| nanx |", "| |").replace("| nan |", "| |"))
+                rss[(case.name, size)] = peak
+    growth = [
+        f"| {name} | {rss[(name, sizes[0])]:.0f} | {rss[(name, sizes[-1])]:.0f} | "
+        f"{rss[(name, sizes[-1])] / rss[(name, sizes[0])]:.2f} |"
+        for name in dict.fromkeys(name for name, _ in rss)
+        if len(sizes) > 1 and (name, sizes[-1]) in rss and (name, sizes[0]) in rss
+    ]
+    memory = [
+        "",
+        f"Peak memory, {sizes[0]:,} against {sizes[-1]:,} records (streaming: the ratio stays near 1):",
+        "",
+        f"| case | MB at {sizes[0]:,} | MB at {sizes[-1]:,} | ratio |",
+        "|---|---:|---:|---:|",
+        *growth,
+    ]
+    Path(args.out).write_text("\n".join(header + rows + (memory if growth else [])) + "\n", encoding="utf-8")
     print(f"written to {args.out}")
 
 
