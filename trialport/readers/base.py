@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from trialport.model import Trial
 
@@ -50,6 +50,25 @@ class Reader(Protocol):
     def sniff(self, path: Path, head: bytes) -> bool: ...
 
     def read(self, path: Path) -> Iterator[ReadResult]: ...
+
+
+class BatchReader(Reader, Protocol):
+    """A reader that can also cut one file into batches read independently, so that ``convert --jobs``
+    spreads a single large file over processes.
+
+    ``batches`` does only the cheap raw cutting (line ranges, archive members), in file order; a batch is
+    any picklable value. ``read_batch`` yields that batch's records exactly as ``read`` would have, so
+    the batches of a file, read in order, give what ``read`` gives.
+    """
+
+    def batches(self, path: Path) -> Iterator[Any]: ...
+
+    def read_batch(self, path: Path, batch: Any) -> Iterator[ReadResult]: ...
+
+
+def can_batch(reader: Reader) -> bool:
+    """Whether ``reader`` offers ``batches`` and ``read_batch`` (an optional part of the protocol)."""
+    return callable(getattr(reader, "batches", None)) and callable(getattr(reader, "read_batch", None))
 
 
 def sha256(data: bytes) -> str:

@@ -8,8 +8,11 @@ JSON Lines, and the bulk download (a .zip of one JSON file per study). The retir
 
 from __future__ import annotations
 
+import io
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -25,6 +28,24 @@ from trialport.readers.base import ReadResult, Rejection, sha256
 WHOLE_FILE_LIMIT = 64 * 1024 * 1024
 ZIP_MEMBER_LIMIT = 256 * 1024 * 1024  # uncompressed bytes one study file may have in a bulk .zip
 _BOM = b"\xef\xbb\xbf"
+BATCH_LINES = 200  # JSON Lines lines per batch under ``convert --jobs``
+BATCH_MEMBERS = 100  # bulk .zip members per batch
+
+
+@dataclass(frozen=True)
+class Lines:
+    """A batch of JSON Lines: ``size`` bytes of whole lines from byte ``start``, the first being line ``first``."""
+
+    start: int
+    size: int
+    first: int
+
+
+@dataclass(frozen=True)
+class Members:
+    """A batch of a bulk .zip: each member's name with its bytes, or the reason it was not read."""
+
+    documents: tuple[tuple[str, bytes | str], ...]
 
 
 class CtgovJsonReader:
@@ -44,13 +65,45 @@ class CtgovJsonReader:
         with open(path, "rb") as handle:
             yield from read_stream(handle, str(path), path.stat().st_size)
 
+    def batches(self, path: Path) -> Iterator[Lines | Members | None]:
+        """JSON Lines as runs of ``BATCH_LINES`` lines; a bulk .zip as runs of ``BATCH_MEMBERS`` members, their bytes
+        read here (reopening a 500,000-member archive for each batch would cost more); else ``None``: the whole file."""
+        if zipfile.is_zipfile(path):
+            documents = _zip_documents(path)
+            while run := tuple(islice(documents, BATCH_MEMBERS)):
+                yield Members(run)
+            return
+        with open(path, "rb") as handle:
+            if not _starts_json_lines(handle):
+                yield None
+                return
+            start, first = 0, 1
+            while True:
+                size = count = 0
+                for line in handle:
+                    size, count = size + len(line), count + 1
+                    if count == BATCH_LINES:
+                        break
+                if not count:
+                    return
+                yield Lines(start, size, first)
+                start, first = start + size, first + count
+
+    def read_batch(self, path: Path, batch: Lines | Members | None) -> Iterator[ReadResult]:
+        if batch is None:
+            yield from self.read(path)
+        elif isinstance(batch, Members):
+            yield from _zip_studies(str(path), iter(batch.documents))
+        else:
+            with open(path, "rb") as handle:
+                handle.seek(batch.start)
+                data = handle.read(batch.size)
+            yield from _json_lines(io.BytesIO(data), str(path), batch.first)
+
 
 def read_stream(handle: IO[bytes], path: str, size: int) -> Iterator[ReadResult]:
     """Studies from one JSON or JSON Lines stream."""
-    first_line = handle.readline()
-    rest_starts = handle.read(1)
-    handle.seek(0)
-    if rest_starts.strip() and _is_json_object(first_line):
+    if _starts_json_lines(handle):
         yield from _json_lines(handle, path)
     elif size > WHOLE_FILE_LIMIT:
         yield from _incremental(handle, path)
@@ -66,24 +119,37 @@ def read_stream(handle: IO[bytes], path: str, size: int) -> Iterator[ReadResult]
 
 def read_zip(path: Path) -> Iterator[ReadResult]:
     """The bulk download: one JSON document per member, read member by member with a size bound."""
+    yield from _zip_studies(str(path), _zip_documents(path))
+
+
+def _zip_documents(path: Path) -> Iterator[tuple[str, bytes | str]]:
+    """Each .json member of a .zip in name order, with its bytes or the reason it was not read."""
     with zipfile.ZipFile(path) as archive:
         for member in sorted(archive.infolist(), key=lambda m: m.filename):
             if member.is_dir() or not member.filename.lower().endswith(".json"):
                 continue
             if member.file_size > ZIP_MEMBER_LIMIT:
-                yield Rejection(str(path), member.filename, f"member of {member.file_size:,} bytes exceeds the limit")
+                yield member.filename, f"member of {member.file_size:,} bytes exceeds the limit"
                 continue
             with archive.open(member) as handle:
                 data = handle.read(ZIP_MEMBER_LIMIT + 1)
             if len(data) > ZIP_MEMBER_LIMIT:  # the header lied about the size: a zip bomb
-                yield Rejection(str(path), member.filename, "member expands past the size limit")
+                yield member.filename, "member expands past the size limit"
                 continue
-            try:
-                document = orjson.loads(data.removeprefix(_BOM))
-            except orjson.JSONDecodeError as error:
-                yield Rejection(str(path), member.filename, f"invalid JSON: {error}")
-                continue
-            yield from studies_in(document, str(path), member.filename)
+            yield member.filename, data
+
+
+def _zip_studies(path: str, documents: Iterator[tuple[str, bytes | str]]) -> Iterator[ReadResult]:
+    for name, data in documents:
+        if isinstance(data, str):
+            yield Rejection(path, name, data)
+            continue
+        try:
+            document = orjson.loads(data.removeprefix(_BOM))
+        except orjson.JSONDecodeError as error:
+            yield Rejection(path, name, f"invalid JSON: {error}")
+            continue
+        yield from studies_in(document, path, name)
 
 
 def studies_in(document: Any, path: str, record: str | None) -> Iterator[ReadResult]:
@@ -121,8 +187,8 @@ def study(document: dict[str, Any], path: str, record: str | None, fmt: str, raw
         return Rejection(path, nct or record, _reason(error))
 
 
-def _json_lines(handle: IO[bytes], path: str) -> Iterator[ReadResult]:
-    for number, line in enumerate(handle, 1):
+def _json_lines(handle: IO[bytes], path: str, first: int = 1) -> Iterator[ReadResult]:
+    for number, line in enumerate(handle, first):
         if not line.strip():
             continue
         try:
@@ -152,6 +218,14 @@ def _incremental(handle: IO[bytes], path: str) -> Iterator[ReadResult]:
             yield from studies_in(item, path, f"#{count}")
     except ijson.JSONError as error:
         yield Rejection(path, f"after #{count}", f"invalid JSON: {error}")
+
+
+def _starts_json_lines(handle: IO[bytes]) -> bool:
+    """A first line that is a whole JSON object with more after it: JSON Lines. Leaves ``handle`` at the start."""
+    first_line = handle.readline()
+    rest_starts = handle.read(1)
+    handle.seek(0)
+    return bool(rest_starts.strip()) and _is_json_object(first_line)
 
 
 def _is_json_object(line: bytes) -> bool:
