@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import orjson
 
 from trialport.exporters.base import FileExporter
@@ -18,6 +21,10 @@ class JsonLinesExporter(FileExporter):
     description = "canonical model, one trial per line (trials.jsonl)"
     filename = "trials.jsonl"
 
-    def write(self, trial: Trial) -> None:
-        self.file.write(dumps(trial) + b"\n")
+    @classmethod
+    def render(cls, trial: Trial, options: Mapping[str, Any]) -> bytes:
+        return dumps(trial) + b"\n"
+
+    def write_rendered(self, rendered: bytes) -> None:
+        self.file.write(rendered)
         self.summary.trials += 1
