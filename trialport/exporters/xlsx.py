@@ -2,34 +2,29 @@
 
 Sheets: Endpoints (one row per outcome, parsed time frame beside the text, a hidden key to match rows
 after sorting), Trials, Conditions, Interventions (with codes), Issues (every diagnostic, and every
-place a format limit moved text), Overflow (text past Excel's 32,767 characters a cell), About.
-Written with openpyxl's write-only mode, so memory stays flat in the number of trials. Text is always
-written as text, never as a formula. A sheet that reaches Excel's row limit continues on "<name> (2)".
+place a format limit moved or changed text), Overflow (text past Excel's 32,767 characters a cell), About.
+Written streaming (``trialport.spreadsheet``), so memory stays flat in the number of trials. Text is always
+written as text, never as a formula; characters XML cannot hold (control characters) are dropped and
+reported. A sheet that reaches Excel's row limit continues on "<name> (2)".
+
+``render`` turns one trial into plain rows per sheet, already fitted to the format's limits and typed
+(it runs in worker processes under ``convert --jobs``); ``write_rendered`` appends them in input order.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font, NamedStyle, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
-from openpyxl.worksheet.dimensions import RowDimension
-from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
-
 from trialport import __version__
 from trialport.atomic import AtomicFile
 from trialport.exporters.base import Exporter, ExportSummary
 from trialport.model import Trial
+from trialport.spreadsheet import CELL_LIMIT, ILLEGAL, MAX_ROWS, Column, ListValidation, Sheet, Workbook
 
-CELL_LIMIT = 32_767
-ROW_LIMIT = 1_048_576
+ROW_LIMIT = MAX_ROWS
 KINDS = ("primary", "secondary", "other")
 # (header, width, wrapped) per sheet; the first Endpoints column is the hidden key.
 SHEETS: dict[str, list[tuple[str, int, bool]]] = {
@@ -104,15 +99,24 @@ SHEETS: dict[str, list[tuple[str, int, bool]]] = {
     ],
 }
 REGISTRY_URL = "https://clinicaltrials.gov/study/"
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
 MAX_LINES = 12  # a row shows at most this many lines; the cell holds all of the text
+COMPRESSION = 1  # zlib level: the workbook is mostly repeated text, and level 1 is several times faster than 6
+# per sheet: (header, characters a line holds when the column wraps, else 0)
+_LAYOUT = {
+    name: tuple((header, max(1, int(width * 1.1)) if wrapped else 0) for header, width, wrapped in columns)
+    for name, columns in SHEETS.items()
+}
+
+# One row as ``render`` makes it: (sheet, row height in points or 0, registry URL or None, cell values).
+Row = tuple[str, float, str | None, tuple[Any, ...]]
+# One trial rendered: (input path or None, cells moved to Overflow, cells with characters dropped, rows).
+Rendered = tuple[str | None, int, int, tuple[Row, ...]]
 
 
-def _lines(text: str, width: int) -> int:
-    """Lines a wrapped cell of ``width`` needs for ``text`` (about one character a width unit)."""
-    per_line = max(1, int(width * 1.1))
+def _lines(text: str, per_line: int) -> int:
+    """Lines a wrapped cell needs for ``text`` when a line holds ``per_line`` characters."""
+    if "\n" not in text:
+        return max(1, -(-len(text) // per_line))
     return sum(max(1, -(-len(paragraph) // per_line)) for paragraph in text.split("\n"))
 
 
@@ -126,77 +130,94 @@ def _number(value: float | list[float] | None) -> str | float | None:
     return value
 
 
+class _Rows:
+    """The rows of one trial, each fitted to the format: text past the cell limit moves to the Overflow
+    sheet, characters XML cannot hold are dropped, and both are noted on the Issues sheet."""
+
+    def __init__(self) -> None:
+        self.rows: list[Row] = []
+        self.moved = 0
+        self.dropped = 0
+
+    def add(self, sheet: str, values: list[Any], key: str, link: str | None = None) -> None:
+        lines = 1
+        for i, (header, per_line) in enumerate(_LAYOUT[sheet]):
+            value = values[i]
+            if type(value) is not str:
+                continue
+            if ILLEGAL.search(value):
+                value = values[i] = self._drop(value, sheet, key, header)
+            if len(value) > CELL_LIMIT:
+                value = values[i] = self._fit(value, sheet, key, header)
+            if per_line:
+                lines = max(lines, _lines(value, per_line))
+        # wrapped text needs a row tall enough to show it (readers do not size rows by themselves)
+        self.rows.append((sheet, 15 * min(lines, MAX_LINES) if lines > 1 else 0, link, tuple(values)))
+
+    def _issue(self, key: str, level: str, code: str, field: str, message: str) -> None:
+        self.add("Issues", [key.split("#")[0], level, code, field, message], key)
+
+    def _drop(self, value: str, sheet: str, key: str, column: str) -> str:
+        self.dropped += 1
+        kept = ILLEGAL.sub("", value)
+        count = len(value) - len(kept)
+        self._issue(key, "warning", "xml-characters", f"{sheet}.{column}", f"{count} control characters dropped")
+        return kept
+
+    def _fit(self, value: str, sheet: str, key: str, column: str) -> str:
+        """The cell keeps the start and says so; the whole text goes to the Overflow sheet in parts,
+        from where the reader puts it back together."""
+        self.moved += 1
+        limit = CELL_LIMIT - 200
+        for part, start in enumerate(range(0, len(value), limit), 1):
+            self.add("Overflow", [sheet, key, column, part, value[start : start + limit]], key)
+        self._issue(
+            key,
+            "info",
+            "cell-limit",
+            f"{sheet}.{column}",
+            f"{len(value):,} characters: the full text is on the Overflow sheet",
+        )
+        marker = f" [... {len(value) - limit:,} more characters on the Overflow sheet]"
+        return value[: CELL_LIMIT - len(marker)] + marker
+
+
 class _Sheet:
     """One logical sheet: continues on "<name> (2)" past the row limit; a table and filters on each part."""
 
-    def __init__(self, exporter: XlsxExporter, name: str) -> None:
-        self.exporter, self.name, self.columns = exporter, name, SHEETS[name]
+    def __init__(self, book: Workbook, name: str) -> None:
+        self.book, self.name = book, name
+        self.columns = [
+            Column(header, width, "wrapped" if wrapped else "cell", hidden=name == "Endpoints" and i == 0)
+            for i, (header, width, wrapped) in enumerate(SHEETS[name])
+        ]
+        headers = [c.header for c in self.columns]
+        self.link_column = headers.index("trial id") if "trial id" in headers else 0
         self.parts = 0
+        self.part: Sheet | None = None
         self._new_part()
 
     def _new_part(self) -> None:
         self.parts += 1
         title = self.name if self.parts == 1 else f"{self.name} ({self.parts})"
-        self.ws = self.exporter.workbook.create_sheet(title[:31])
-        self.rows = 1
-        self.ws.freeze_panes = "A2"
-        self.ws.page_setup.orientation = "landscape"  # printed (or made a PDF): every column on the page
-        self.ws.page_setup.fitToWidth, self.ws.page_setup.fitToHeight = 1, 0
-        self.ws.sheet_properties.pageSetUpPr.fitToPage = True
-        for index, (_, width, _) in enumerate(self.columns, 1):
-            self.ws.column_dimensions[get_column_letter(index)].width = width
+        kinds = None
         if self.name == "Endpoints":
-            self.ws.column_dimensions["A"].hidden = True
-            kinds = DataValidation(
-                type="list",
-                formula1='"' + ",".join(KINDS) + '"',
-                allow_blank=False,
-                showErrorMessage=True,
-                errorTitle="kind",
-                error="primary, secondary or other",
-            )
-            self.ws.data_validations.append(kinds)
-            kinds.add(f"D2:D{ROW_LIMIT}")
-        self.ws.row_dimensions[1] = RowDimension(self.ws, index=1, ht=30)  # two lines for long headers
-        self.ws.append([self.exporter.cell(self.ws, header, "header") for header, _, _ in self.columns])
-
-    def append(self, values: list[Any], key: str = "", link: str | None = None) -> None:
-        """One row; ``link`` makes the trial id cell a hyperlink (to the registry page)."""
-        if self.rows >= ROW_LIMIT:
-            self.close()
-            self._new_part()
-        cells, lines = [], 1
-        for (header, width, wrapped), value in zip(self.columns, values, strict=True):
-            value = self.exporter.fit(value, self.name, key, header)
-            cell = self.exporter.cell(self.ws, value, "wrapped" if wrapped else "cell")
-            if link and header == "trial id":
-                cell.hyperlink, cell.style = link, "link"
-            if wrapped and isinstance(value, str):
-                lines = max(lines, _lines(value, width))
-            cells.append(cell)
-        # Wrapped text needs a row tall enough to show it (readers do not size rows by themselves);
-        # the dimension is dropped once the row is written, so memory stays flat.
-        row = self.rows + 1
-        if lines > 1:
-            self.ws.row_dimensions[row] = RowDimension(self.ws, index=row, ht=15 * min(lines, MAX_LINES))
-        self.ws.append(cells)
-        self.ws.row_dimensions.pop(row, None)
-        self.rows += 1
-
-    def close(self) -> None:
-        """The current part becomes an Excel Table (filters, banded rows)."""
-        last = get_column_letter(len(self.columns))
-        name = f"{self.name}{self.parts}".replace(" ", "")
-        table = Table(
-            displayName=name,
-            ref=f"A1:{last}{max(self.rows, 2)}",
-            tableStyleInfo=TableStyleInfo(name="TableStyleMedium2", showRowStripes=True),
+            kinds = ListValidation(3, KINDS, "kind", "primary, secondary or other", ROW_LIMIT)
+        self.part = self.book.add_sheet(
+            title[:31],
+            self.columns,
+            table=f"{self.name}{self.parts}".replace(" ", ""),
+            validation=kinds,
+            header_height=30,  # two lines for long headers
+            after=self.part,
         )
-        table.tableColumns = [TableColumn(id=i, name=h) for i, (h, _, _) in enumerate(self.columns, 1)]
-        table._initialise_columns = lambda: None  # columns given above: write-only mode cannot infer them
-        with warnings.catch_warnings():  # openpyxl warns to add the columns by hand, which is what was done
-            warnings.simplefilter("ignore", UserWarning)
-            self.ws.add_table(table)
+
+    def append(self, values: tuple[Any, ...], height: float, link: str | None) -> None:
+        """One row; ``link`` makes the trial id cell a hyperlink (to the registry page)."""
+        assert self.part is not None
+        if self.part.rows >= ROW_LIMIT:
+            self._new_part()
+        self.part.append(values, height, (self.link_column, link) if link else None)
 
 
 class XlsxExporter(Exporter):
@@ -206,62 +227,20 @@ class XlsxExporter(Exporter):
     def __init__(self, out_dir: Path, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(out_dir, options)
         self.file = AtomicFile(self.out_dir / "endpoints.xlsx")
-        self.workbook = Workbook(write_only=True)
-        for style in self._styles():
-            self.workbook.add_named_style(style)
-        self.sheets = {name: _Sheet(self, name) for name in SHEETS}
+        self.book = Workbook(self.out_dir, COMPRESSION, creator=f"trialport {__version__}")
+        self.sheets = {name: _Sheet(self.book, name) for name in SHEETS}
         self.moved = 0
+        self.dropped = 0
         self.inputs: set[str] = set()
 
-    @staticmethod
-    def _styles() -> list[NamedStyle]:
-        header = NamedStyle(
-            "header",
-            font=Font(bold=True, color="FFFFFF"),
-            fill=PatternFill("solid", fgColor="1F4E78"),
-            alignment=Alignment(vertical="center", wrap_text=True),
-        )
-        wrapped = NamedStyle("wrapped", alignment=Alignment(wrap_text=True, vertical="top"))
-        cell = NamedStyle("cell", alignment=Alignment(vertical="top"))
-        link = NamedStyle("link", font=Font(color="0563C1", underline="single"), alignment=Alignment(vertical="top"))
-        return [header, wrapped, cell, link]
-
-    def cell(self, ws: Any, value: Any, style: str | None) -> WriteOnlyCell:
-        cell = WriteOnlyCell(ws, value=value)
-        if isinstance(value, str):
-            cell.data_type = "s"  # text stays text: "=SUM(...)" is never a formula
-        if style:
-            cell.style = style
-        return cell
-
-    def fit(self, value: Any, sheet: str, key: str, column: str) -> Any:
-        """Text past Excel's cell limit: the cell keeps the start and says so; the whole text goes to the
-        Overflow sheet in parts, from where the reader puts it back together."""
-        if not isinstance(value, str) or len(value) <= CELL_LIMIT:
-            return value
-        self.moved += 1
-        limit = CELL_LIMIT - 200
-        for part, start in enumerate(range(0, len(value), limit), 1):
-            self.sheets["Overflow"].append([sheet, key, column, part, value[start : start + limit]])
-        self.sheets["Issues"].append(
-            [
-                key.split("#")[0],
-                "info",
-                "cell-limit",
-                f"{sheet}.{column}",
-                f"{len(value):,} characters: the full text is on the Overflow sheet",
-            ]
-        )
-        marker = f" [... {len(value) - limit:,} more characters on the Overflow sheet]"
-        return value[: CELL_LIMIT - len(marker)] + marker
-
-    def write(self, trial: Trial) -> None:
+    @classmethod
+    def render(cls, trial: Trial, options: Mapping[str, Any]) -> Rendered:
+        """The trial's rows for every sheet, as plain tuples (picklable, small)."""
+        rows = _Rows()
         conditions = _join([c.name for c in trial.conditions])
         interventions = _join([f"{i.type}: {i.name}" if i.type else i.name for i in trial.interventions])
-        if trial.source:
-            self.inputs.add(trial.source.path)
+        link = REGISTRY_URL + trial.id if trial.id.startswith("NCT") else None
         order = dict.fromkeys(KINDS, 0)
-        endpoints = self.sheets["Endpoints"]
         for outcome in trial.outcomes:
             order[outcome.kind] += 1
             tf = outcome.time_frame
@@ -283,10 +262,11 @@ class XlsxExporter(Exporter):
                 conditions,
                 interventions,
             ]
-            endpoints.append(row, key, REGISTRY_URL + trial.id if trial.id.startswith("NCT") else None)
+            rows.add("Endpoints", row, key, link)
         counts = {kind: sum(o.kind == kind for o in trial.outcomes) for kind in KINDS}
         targets = _join([c.display or c.code for c in trial.cell_therapy.targets]) if trial.cell_therapy else None
-        self.sheets["Trials"].append(
+        rows.add(
+            "Trials",
             [
                 trial.id,
                 trial.title,
@@ -308,7 +288,8 @@ class XlsxExporter(Exporter):
         )
         for number, condition in enumerate(trial.conditions, 1):
             for code in condition.codes or [None]:
-                self.sheets["Conditions"].append(
+                rows.add(
+                    "Conditions",
                     [
                         trial.id,
                         number,
@@ -322,7 +303,8 @@ class XlsxExporter(Exporter):
                 )
         for number, intervention in enumerate(trial.interventions, 1):
             for code in intervention.codes + intervention.targets or [None]:
-                self.sheets["Interventions"].append(
+                rows.add(
+                    "Interventions",
                     [
                         trial.id,
                         number,
@@ -338,29 +320,43 @@ class XlsxExporter(Exporter):
                     trial.id,
                 )
         for d in trial.diagnostics:
-            self.sheets["Issues"].append([trial.id, d.level, d.code, d.field, d.message], trial.id)
+            rows.add("Issues", [trial.id, d.level, d.code, d.field, d.message], trial.id)
+        return (trial.source.path if trial.source else None, rows.moved, rows.dropped, tuple(rows.rows))
+
+    def write_rendered(self, rendered: Rendered) -> None:
+        source, moved, dropped, rows = rendered
+        if source:
+            self.inputs.add(source)
+        sheets = self.sheets
+        for sheet, height, link, values in rows:
+            sheets[sheet].append(values, height, link)
+        self.moved += moved
+        self.dropped += dropped
         self.summary.trials += 1
 
     def close(self) -> ExportSummary:
-        about = self.workbook.create_sheet("About")
+        about = self.book.add_sheet("About", [Column("", 16, "normal"), Column("", 90, "normal")], header=False)
         for line in (
-            ["endpoints.xlsx", f"written by trialport {__version__}"],
-            ["written", datetime.now(UTC).isoformat(timespec="seconds")],
-            ["trials", self.summary.trials],
-            ["inputs", _join(sorted(self.inputs))],
-            ["re-import", "trialport inspect endpoints.xlsx  /  trialport convert endpoints.xlsx --to fhir"],
-            ["edit", "change text, add or delete Endpoints rows, change kind; keep the hidden key column"],
+            ("endpoints.xlsx", f"written by trialport {__version__}"),
+            ("written", datetime.now(UTC).isoformat(timespec="seconds")),
+            ("trials", self.summary.trials),
+            ("inputs", _join(sorted(self.inputs))),
+            ("re-import", "trialport inspect endpoints.xlsx  /  trialport convert endpoints.xlsx --to fhir"),
+            ("edit", "change text, add or delete Endpoints rows, change kind; keep the hidden key column"),
         ):
-            about.append([self.cell(about, v, None) for v in line])
-        for sheet in self.sheets.values():
-            sheet.close()
-        self.workbook.save(self.file.file)
+            about.append(line)
+        self.book.save(self.file.file)
         if self.moved:
             self.summary.notes.append(
                 f"{self.moved} cells over {CELL_LIMIT:,} characters: full text on the Overflow sheet"
+            )
+        if self.dropped:
+            self.summary.notes.append(
+                f"{self.dropped} cells held control characters XML cannot carry: dropped (listed on the Issues sheet)"
             )
         self.summary.files.append(str(self.file.commit()))
         return self.summary
 
     def abort(self) -> None:
+        self.book.discard()
         self.file.discard()
