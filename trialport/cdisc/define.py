@@ -1,10 +1,16 @@
 """Define-XML 2.1 for one study's ts.xpt: the dataset, its variables (lengths, origins), the TSPARMCD/TSPARM
-codelists and, through value-level metadata, the codelist each coded parameter's TSVAL comes from."""
+codelists and, through value-level metadata, the codelist each coded parameter's TSVAL comes from.
+
+Most of the document is the same for every study, so it is assembled from text fragments (cached by what
+they depend on) rather than built as a tree: only the study's identifier, title, lengths and the sets of
+parameters and coded values it uses vary. Every value put in is escaped for XML.
+"""
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
+import re
 from datetime import UTC, datetime
+from functools import cache
 
 from trialport.cdisc.dataset import Dataset
 from trialport.cdisc.terminology import CODELISTS, CT_VERSION, parameters, terms
@@ -12,9 +18,6 @@ from trialport.cdisc.terminology import CODELISTS, CT_VERSION, parameters, terms
 ODM = "http://www.cdisc.org/ns/odm/v1.3"
 DEF = "http://www.cdisc.org/ns/def/v2.1"
 XLINK = "http://www.w3.org/1999/xlink"
-ET.register_namespace("", ODM)
-ET.register_namespace("def", DEF)
-ET.register_namespace("xlink", XLINK)
 
 ORIGINS = {  # variable → (Define-XML origin type, source)
     "STUDYID": ("Protocol", None),
@@ -34,146 +37,184 @@ CODED = {  # TSPARMCD whose TSVAL comes from a CDISC codelist → that codelist
     "RANDOM": "NY",
     "HLTSUBJI": "NY",
 }
+# characters XML 1.0 cannot hold at all (C0 controls other than tab, newline, carriage return; U+FFFE/U+FFFF;
+# lone surrogates): replaced by U+FFFD so the document stays well-formed
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+_ATTRIBUTE = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;", "\n": "&#10;", "\t": "&#09;"}
+)
 
 
-def _el(parent: ET.Element, tag: str, ns: str = ODM, text: str | None = None, **attrs: str) -> ET.Element:
-    element = ET.SubElement(parent, f"{{{ns}}}{tag}", {_attr(k): v for k, v in attrs.items()})
-    if text is not None:
-        element.text = text
-    return element
+def text(value: str) -> str:
+    """``value`` as XML character data (a carriage return kept as a reference, since parsers drop a raw one)."""
+    return _NOT_XML.sub("\ufffd", value).translate(_TEXT)
 
 
-def _attr(name: str) -> str:
-    if name.startswith("def_"):
-        return f"{{{DEF}}}{name[4:]}"
-    if name.startswith("xlink_"):
-        return f"{{{XLINK}}}{name[6:]}"
-    return name
+def attribute(value: str) -> str:
+    """``value`` as a double-quoted XML attribute value (whitespace kept as character references)."""
+    return _NOT_XML.sub("\ufffd", value).translate(_ATTRIBUTE)
 
 
-def _description(parent: ET.Element, text: str) -> None:
-    _el(_el(parent, "Description"), "TranslatedText", text=text, **{"{http://www.w3.org/XML/1998/namespace}lang": "en"})
-
-
-def _length(data: Dataset, name: str, rows: list | None = None) -> str:
-    return str(max([len(str(row[name])) for row in (rows or data.rows)] + [1]))
-
-
-def define_xml(data: Dataset, study_id: str, title: str, created: datetime | None = None) -> bytes:
-    created = created or datetime.now(UTC)
-    root = ET.Element(
-        f"{{{ODM}}}ODM",
-        {
-            "FileType": "Snapshot",
-            "FileOID": f"DEFINE.{study_id}.TS",
-            "ODMVersion": "1.3.2",
-            "CreationDateTime": created.strftime("%Y-%m-%dT%H:%M:%S"),
-            "Originator": "trialport",
-            "SourceSystem": "trialport",
-            f"{{{DEF}}}Context": "Submission",
-        },
-    )
-    study = _el(root, "Study", OID=f"STUDY.{study_id}")
-    variables = _el(study, "GlobalVariables")
-    _el(variables, "StudyName", text=study_id)
-    _el(variables, "StudyDescription", text=title)
-    _el(variables, "ProtocolName", text=study_id)
-    mdv = _el(study, "MetaDataVersion", OID="MDV.1", Name="Trial Summary", def_DefineVersion="2.1.0")
-    standards = _el(mdv, "Standards", DEF)
-    _el(standards, "Standard", DEF, OID="STD.SDTMIG", Name="SDTMIG", Type="IG", Version="3.4", Status="Final")
-    _el(
-        standards,
-        "Standard",
-        DEF,
-        OID="STD.CT",
-        Name="CDISC/NCI",
-        Type="CT",
-        PublishingSet="SDTM",
-        Version=CT_VERSION,
-        Status="Final",
+def _description(indent: str, value: str) -> str:
+    return (
+        f'{indent}<Description>\n{indent}  <TranslatedText xml:lang="en">{text(value)}</TranslatedText>\n'
+        f"{indent}</Description>\n"
     )
 
-    coded = {code: codelist for code, codelist in CODED.items() if any(r["TSPARMCD"] == code for r in data.rows)}
-    if coded:
-        values = _el(mdv, "ValueListDef", DEF, OID="VL.TS.TSVAL")
-        for number, code in enumerate(coded, 1):
-            ref = _el(values, "ItemRef", ItemOID=f"IT.TS.TSVAL.{code}", OrderNumber=str(number), Mandatory="Yes")
-            _el(ref, "WhereClauseRef", DEF, WhereClauseOID=f"WC.TS.TSPARMCD.{code}")
-        for code in coded:
-            clause = _el(mdv, "WhereClauseDef", DEF, OID=f"WC.TS.TSPARMCD.{code}")
-            check = _el(clause, "RangeCheck", Comparator="EQ", SoftHard="Soft", def_ItemOID="IT.TS.TSPARMCD")
-            _el(check, "CheckValue", text=code)
 
-    group = _el(
-        mdv,
-        "ItemGroupDef",
-        OID="IG.TS",
-        Name="TS",
-        SASDatasetName="TS",
-        Repeating="No",
-        IsReferenceData="No",
-        Purpose="Tabulation",
-        def_Structure="One record per trial summary parameter value",
-        def_StandardOID="STD.SDTMIG",
-        def_ArchiveLocationID="LF.TS",
-    )
-    _description(group, "Trial Summary")
-    for number, name in enumerate(data.columns, 1):
-        attrs = {"ItemOID": f"IT.TS.{name}", "OrderNumber": str(number), "Mandatory": "Yes" if name in KEYS else "No"}
-        if name in KEYS:
-            attrs["KeySequence"] = str(KEYS.index(name) + 1)
-        _el(group, "ItemRef", **attrs)
-    _el(group, "Class", DEF, Name="TRIAL DESIGN")
-    leaf = _el(group, "leaf", DEF, ID="LF.TS", xlink_href="ts.xpt")
-    _el(leaf, "title", DEF, text="ts.xpt")
+def _element(indent: str, tag: str, value: str | None) -> str:
+    return f"{indent}<{tag}>{text(value)}</{tag}>\n" if value else f"{indent}<{tag} />\n"
 
-    for name in data.columns:
-        numeric = name == "TSSEQ"
-        item = _el(
-            mdv,
-            "ItemDef",
-            OID=f"IT.TS.{name}",
-            Name=name,
-            SASFieldName=name,
-            DataType="integer" if numeric else "text",
-            Length=_length(data, name),
+
+_STANDARDS = f"""\
+      <def:Standards>
+        <def:Standard OID="STD.SDTMIG" Name="SDTMIG" Type="IG" Version="3.4" Status="Final" />
+        <def:Standard OID="STD.CT" Name="CDISC/NCI" Type="CT" PublishingSet="SDTM" Version="{CT_VERSION}" \
+Status="Final" />
+      </def:Standards>
+"""
+_END = "    </MetaDataVersion>\n  </Study>\n</ODM>\n"
+
+
+@cache
+def _value_lists(coded: tuple[str, ...]) -> str:
+    """The value list of TSVAL and the where clause of each coded parameter."""
+    parts = ['      <def:ValueListDef OID="VL.TS.TSVAL">\n']
+    for number, code in enumerate(coded, 1):
+        parts.append(
+            f'        <ItemRef ItemOID="IT.TS.TSVAL.{code}" OrderNumber="{number}" Mandatory="Yes">\n'
+            f'          <def:WhereClauseRef WhereClauseOID="WC.TS.TSPARMCD.{code}" />\n'
+            "        </ItemRef>\n"
         )
-        _description(item, data.labels[name])
-        if name in ("TSPARMCD", "TSPARM"):
-            _el(item, "CodeListRef", CodeListOID=f"CL.{name}")
-        kind, source = ORIGINS.get(name, ("Protocol", None))
-        _el(item, "Origin", DEF, Type=kind, **({"Source": source} if source else {}))
-        if name == "TSVAL" and coded:
-            _el(item, "ValueListRef", DEF, ValueListOID="VL.TS.TSVAL")
-    for code, codelist in coded.items():
-        rows = [r for r in data.rows if r["TSPARMCD"] == code]
-        item = _el(
-            mdv,
-            "ItemDef",
-            OID=f"IT.TS.TSVAL.{code}",
-            Name="TSVAL",
-            DataType="text",
-            Length=_length(data, "TSVAL", rows),
+    parts.append("      </def:ValueListDef>\n")
+    for code in coded:
+        parts.append(
+            f'      <def:WhereClauseDef OID="WC.TS.TSPARMCD.{code}">\n'
+            '        <RangeCheck Comparator="EQ" SoftHard="Soft" def:ItemOID="IT.TS.TSPARMCD">\n'
+            f"          <CheckValue>{text(code)}</CheckValue>\n"
+            "        </RangeCheck>\n"
+            "      </def:WhereClauseDef>\n"
         )
-        _description(item, f"Parameter Value for {code}")
-        _el(item, "CodeListRef", CodeListOID=f"CL.{codelist}")
-        _el(item, "Origin", DEF, Type="Protocol")
+    return "".join(parts)
 
-    used = {r["TSPARMCD"] for r in data.rows}
-    _codelist(
-        mdv, "TSPARMCD", [(t.submission_value, t.ccode) for t in parameters().values() if t.submission_value in used]
+
+@cache
+def _item_group(columns: tuple[str, ...]) -> str:
+    parts = [
+        '      <ItemGroupDef OID="IG.TS" Name="TS" SASDatasetName="TS" Repeating="No" IsReferenceData="No" '
+        'Purpose="Tabulation" def:Structure="One record per trial summary parameter value" '
+        'def:StandardOID="STD.SDTMIG" def:ArchiveLocationID="LF.TS">\n',
+        _description("        ", "Trial Summary"),
+    ]
+    for number, name in enumerate(columns, 1):
+        key = f' KeySequence="{KEYS.index(name) + 1}"' if name in KEYS else ""
+        mandatory = "Yes" if name in KEYS else "No"
+        oid = attribute(name)
+        parts.append(f'        <ItemRef ItemOID="IT.TS.{oid}" OrderNumber="{number}" Mandatory="{mandatory}"{key} />\n')
+    parts.append(
+        '        <def:Class Name="TRIAL DESIGN" />\n'
+        '        <def:leaf ID="LF.TS" xlink:href="ts.xpt">\n'
+        "          <def:title>ts.xpt</def:title>\n"
+        "        </def:leaf>\n"
+        "      </ItemGroupDef>\n"
     )
-    _codelist(mdv, "TSPARM", [(t.term, t.ccode) for t in parameters().values() if t.submission_value in used])
-    for codelist in dict.fromkeys(coded.values()):
-        _codelist(mdv, codelist, [(t.submission_value, t.ccode) for t in terms() if t.codelist == codelist])
-    ET.indent(root)
-    return ET.tostring(root, encoding="UTF-8", xml_declaration=True) + b"\n"
+    return "".join(parts)
 
 
-def _codelist(mdv: ET.Element, name: str, items: list[tuple[str, str]]) -> None:
+@cache
+def _item_def(name: str, label: str, length: int, value_list: bool) -> str:
+    oid = attribute(name)
+    kind = "integer" if name == "TSSEQ" else "text"
+    parts = [
+        f'      <ItemDef OID="IT.TS.{oid}" Name="{oid}" SASFieldName="{oid}" DataType="{kind}" Length="{length}">\n',
+        _description("        ", label),
+    ]
+    if name in ("TSPARMCD", "TSPARM"):
+        parts.append(f'        <CodeListRef CodeListOID="CL.{name}" />\n')
+    origin, source = ORIGINS.get(name, ("Protocol", None))
+    parts.append(f'        <def:Origin Type="{origin}"' + (f' Source="{source}"' if source else "") + " />\n")
+    if value_list:
+        parts.append('        <def:ValueListRef ValueListOID="VL.TS.TSVAL" />\n')
+    parts.append("      </ItemDef>\n")
+    return "".join(parts)
+
+
+@cache
+def _value_item_def(code: str, codelist: str, length: int) -> str:
+    return (
+        f'      <ItemDef OID="IT.TS.TSVAL.{code}" Name="TSVAL" DataType="text" Length="{length}">\n'
+        + _description("        ", f"Parameter Value for {code}")
+        + f'        <CodeListRef CodeListOID="CL.{codelist}" />\n'
+        '        <def:Origin Type="Protocol" />\n'
+        "      </ItemDef>\n"
+    )
+
+
+@cache
+def _parameter_codelists(used: frozenset[str]) -> str:
+    chosen = [t for t in parameters().values() if t.submission_value in used]
+    return _codelist("TSPARMCD", tuple((t.submission_value, t.ccode) for t in chosen)) + _codelist(
+        "TSPARM", tuple((t.term, t.ccode) for t in chosen)
+    )
+
+
+@cache
+def _value_codelist(name: str) -> str:
+    return _codelist(name, tuple((t.submission_value, t.ccode) for t in terms() if t.codelist == name))
+
+
+def _codelist(name: str, items: tuple[tuple[str, str], ...]) -> str:
     nci_code, title = CODELISTS[name]
-    codelist = _el(mdv, "CodeList", OID=f"CL.{name}", Name=title, DataType="text", def_StandardOID="STD.CT")
+    parts = [
+        f'      <CodeList OID="CL.{attribute(name)}" Name="{attribute(title)}" DataType="text" '
+        'def:StandardOID="STD.CT">\n'
+    ]
     for value, ccode in items:
-        item = _el(codelist, "EnumeratedItem", CodedValue=value)
-        _el(item, "Alias", Context="nci:ExtCodeID", Name=ccode)
-    _el(codelist, "Alias", Context="nci:ExtCodeID", Name=nci_code)
+        parts.append(
+            f'        <EnumeratedItem CodedValue="{attribute(value)}">\n'
+            f'          <Alias Context="nci:ExtCodeID" Name="{attribute(ccode)}" />\n'
+            "        </EnumeratedItem>\n"
+        )
+    parts.append(f'        <Alias Context="nci:ExtCodeID" Name="{attribute(nci_code)}" />\n      </CodeList>\n')
+    return "".join(parts)
+
+
+def _length(values: list) -> int:
+    return max([len(str(v)) for v in values] + [1])
+
+
+def define_xml(data: Dataset, study_id: str, title: str | None, created: datetime | None = None) -> bytes:
+    created = created or datetime.now(UTC)
+    sid = attribute(study_id)
+    codes = [row["TSPARMCD"] for row in data.rows]
+    used = set(codes)
+    coded = {code: codelist for code, codelist in CODED.items() if code in used}
+    parts = [
+        "<?xml version='1.0' encoding='UTF-8'?>\n"
+        f'<ODM xmlns="{ODM}" xmlns:def="{DEF}" xmlns:xlink="{XLINK}" FileType="Snapshot" FileOID="DEFINE.{sid}.TS" '
+        f'ODMVersion="1.3.2" CreationDateTime="{created:%Y-%m-%dT%H:%M:%S}" Originator="trialport" '
+        'SourceSystem="trialport" def:Context="Submission">\n'
+        f'  <Study OID="STUDY.{sid}">\n'
+        "    <GlobalVariables>\n",
+        _element("      ", "StudyName", study_id),
+        _element("      ", "StudyDescription", title),
+        _element("      ", "ProtocolName", study_id),
+        '    </GlobalVariables>\n    <MetaDataVersion OID="MDV.1" Name="Trial Summary" def:DefineVersion="2.1.0">\n',
+        _STANDARDS,
+    ]
+    if coded:
+        parts.append(_value_lists(tuple(coded)))
+    parts.append(_item_group(tuple(data.columns)))
+    for name in data.columns:
+        length = _length([row[name] for row in data.rows])
+        parts.append(_item_def(name, data.labels[name], length, name == "TSVAL" and bool(coded)))
+    values = [row["TSVAL"] for row in data.rows]
+    for code, codelist in coded.items():
+        parts.append(
+            _value_item_def(code, codelist, _length([v for c, v in zip(codes, values, strict=True) if c == code]))
+        )
+    parts.append(_parameter_codelists(frozenset(used)))
+    parts += [_value_codelist(codelist) for codelist in dict.fromkeys(coded.values())]
+    parts.append(_END)
+    return "".join(parts).encode("utf-8", "surrogatepass")

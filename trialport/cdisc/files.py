@@ -1,46 +1,60 @@
-"""A TS dataset on disk: ts.xpt (SAS XPORT v5, written by pyreadstat) and ts.csv (UTF-8, the same rows)."""
+"""A study's files on disk, and the CSV text they and the overview files hold.
+
+A study folder is written whole or not at all: its files go into a hidden temporary folder beside it, which
+is renamed into place in one step. When the folder is already there (an earlier run, or a study that came
+twice), each file is moved over its old version instead, one atomic rename per file.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
+import os
+import shutil
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from trialport.cdisc.dataset import Dataset
-
-
-def check_names(data: Dataset) -> None:
-    """XPORT v5's own limits, which pyreadstat leaves to the caller: names of 8, labels of 40 characters."""
-    for name in data.columns:
-        if len(name) > 8 or len(data.labels[name]) > 40:
-            raise ValueError(f"XPT variable {name!r} or its label is too long for SAS XPORT v5")
+_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
 
 
-def write_xpt(data: Dataset, path: Path) -> Path:
-    import pandas
-    import pyreadstat
-
-    check_names(data)
-    frame = pandas.DataFrame(data.rows, columns=data.columns)
-    tmp = path.with_name(f".{path.name}.tmp")  # the file appears whole or not at all
-    try:
-        pyreadstat.write_xport(
-            frame,
-            str(tmp),
-            file_label="Trial Summary",
-            column_labels=[data.labels[c] for c in data.columns],
-            table_name="TS",
-            file_format_version=5,
-        )
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def csv_bytes(data: Dataset) -> bytes:
+def csv_text(rows: Iterable[Sequence[Any]]) -> bytes:
+    """``rows`` as UTF-8 CSV lines ending in ``\\n`` (quoted only where needed, as the csv module does)."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, data.columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(data.rows)
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
     return buffer.getvalue().encode("utf-8")
+
+
+def write_folder(folder: str, files: Sequence[tuple[str, bytes]]) -> None:
+    """Put ``files`` (name, content) in ``folder``, which appears (or has each file replaced) only when complete."""
+    parent, name = os.path.split(folder)
+    staging = os.path.join(parent, f".{name}.{os.getpid()}.tmp")
+    try:
+        os.mkdir(staging)
+    except FileExistsError:  # left by an interrupted run of a process that had the same id
+        shutil.rmtree(staging)
+        os.mkdir(staging)
+    try:
+        for filename, content in files:
+            _write(os.path.join(staging, filename), content)
+        try:
+            os.rename(staging, folder)
+            return
+        except OSError:
+            if not os.path.isdir(folder):
+                raise
+        for filename, _ in files:  # the folder exists: replace file by file, each whole
+            os.replace(os.path.join(staging, filename), os.path.join(folder, filename))
+        os.rmdir(staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _write(path: str, content: bytes) -> None:
+    handle = os.open(path, _FLAGS, 0o666)
+    try:
+        view = memoryview(content)
+        while view:
+            view = view[os.write(handle, view) :]
+    finally:
+        os.close(handle)

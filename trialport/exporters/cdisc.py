@@ -7,28 +7,37 @@ What XPT's rules changed (characters transliterated, long values split) is liste
 
 from __future__ import annotations
 
-import csv
-import io
+import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from trialport.atomic import AtomicFile, write_bytes
+from trialport.atomic import AtomicFile
 from trialport.cdisc.dataset import dataset
 from trialport.cdisc.define import define_xml
-from trialport.cdisc.files import csv_bytes, write_xpt
+from trialport.cdisc.files import csv_text, write_folder
 from trialport.cdisc.ts import VARIABLES, ts_rows
+from trialport.cdisc.xpt import xpt_bytes
 from trialport.exporters.base import Exporter, ExportSummary
 from trialport.model import Trial
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def _csv_line(values: list[Any]) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(values)
-    return buffer.getvalue().encode("utf-8")
+@dataclass(frozen=True)
+class RenderedStudy:
+    """One study, ready to write: its folder's files, its ts_all.csv and xpt_changes.csv lines, and counts."""
+
+    study_id: str
+    folder: str
+    files: tuple[tuple[str, bytes], ...]
+    overview: bytes
+    changes: bytes
+    changed: int
+    split: int
 
 
 class CdiscExporter(Exporter):
@@ -39,31 +48,41 @@ class CdiscExporter(Exporter):
         super().__init__(out_dir, options)
         self.folder = self.out_dir / "cdisc"
         self.overview = AtomicFile(self.folder / "ts_all.csv")
-        self.overview.write(_csv_line(list(VARIABLES)))
+        self.overview.write(csv_text([VARIABLES]))
         self.changes = AtomicFile(self.folder / "xpt_changes.csv")
-        self.changes.write(_csv_line(["STUDYID", "TSPARMCD", "TSSEQ", "change"]))
+        self.changes.write(csv_text([["STUDYID", "TSPARMCD", "TSSEQ", "change"]]))
         self.changed = self.split = self.studies_changed = 0
         self.seen: set[str] = set()
         self.repeated: list[str] = []
 
-    def write(self, trial: Trial) -> None:
-        if trial.id in self.seen:
-            self.repeated.append(trial.id)
-        self.seen.add(trial.id)
+    @classmethod
+    def render(cls, trial: Trial, options: Mapping[str, Any]) -> RenderedStudy:
+        created = datetime.now(UTC)
         rows = ts_rows(trial)
-        for row in rows:
-            self.overview.write(_csv_line(list(row.values())))
         data = dataset(rows)
-        folder = self.folder / _UNSAFE.sub("_", trial.id)
-        folder.mkdir(parents=True, exist_ok=True)
-        write_xpt(data, folder / "ts.xpt")
-        write_bytes(folder / "ts.csv", csv_bytes(data), durable=False)
-        write_bytes(folder / "define.xml", define_xml(data, trial.id, trial.official_title or trial.title), False)
-        for change in data.changes:
-            self.changes.write(_csv_line([change.study, change.parameter, change.seq, change.what]))
-            self.split += change.what.startswith("TSVAL split")
-        self.changed += len(data.changes)
-        self.studies_changed += bool(data.changes)
+        values = [list(row.values()) for row in data.rows]
+        xpt = xpt_bytes(data.columns, data.labels, values, created, name="TS", label="Trial Summary")
+        define = define_xml(data, trial.id, trial.official_title or trial.title, created)
+        return RenderedStudy(
+            study_id=trial.id,
+            folder=_UNSAFE.sub("_", trial.id),
+            files=(("ts.xpt", xpt), ("ts.csv", csv_text([data.columns, *values])), ("define.xml", define)),
+            overview=csv_text(row.values() for row in rows),
+            changes=csv_text((c.study, c.parameter, c.seq, c.what) for c in data.changes),
+            changed=len(data.changes),
+            split=sum(c.what.startswith("TSVAL split") for c in data.changes),
+        )
+
+    def write_rendered(self, rendered: RenderedStudy) -> None:
+        if rendered.study_id in self.seen:
+            self.repeated.append(rendered.study_id)
+        self.seen.add(rendered.study_id)
+        self.overview.write(rendered.overview)
+        write_folder(os.path.join(self.folder, rendered.folder), rendered.files)
+        self.changes.write(rendered.changes)
+        self.changed += rendered.changed
+        self.split += rendered.split
+        self.studies_changed += bool(rendered.changed)
         self.summary.trials += 1
 
     def close(self) -> ExportSummary:
