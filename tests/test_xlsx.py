@@ -3,6 +3,9 @@ against formula injection, within Excel's limits without losing text, and back i
 
 from __future__ import annotations
 
+import pickle
+import warnings
+
 import openpyxl
 import pytest
 from conftest import CTGOV, SEEDS
@@ -74,7 +77,9 @@ def test_workbook_values_cell_by_cell(tmp_path):
 
 def test_looks_like_a_coordinator_made_it(tmp_path):
     export([CTGOV / "aact-fixtures" / "v2-json" / "NCT00973089.json"], tmp_path)
-    book = openpyxl.load_workbook(tmp_path / "endpoints.xlsx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # openpyxl warns about anything in the file it does not understand
+        book = openpyxl.load_workbook(tmp_path / "endpoints.xlsx")
     sheet = book["Endpoints"]
     assert sheet.freeze_panes == "A2"
     assert sheet.column_dimensions["A"].hidden  # the key column
@@ -84,6 +89,9 @@ def test_looks_like_a_coordinator_made_it(tmp_path):
     assert sheet["B2"].hyperlink.target == "https://clinicaltrials.gov/study/NCT00973089"
     assert sheet["A1"].font.bold and sheet["F2"].alignment.wrap_text
     assert sheet.column_dimensions["F"].width == 45
+    assert sheet["F2"].alignment.vertical == "top" and sheet.row_dimensions[2].height == 30  # 2 lines: the title
+    assert sheet.page_setup.orientation == "landscape" and sheet.sheet_properties.pageSetUpPr.fitToPage
+    assert book["About"]["A3"].value == "trials" and book["About"]["B3"].value == 1
 
 
 def test_text_that_looks_like_a_formula_stays_text(tmp_path):
@@ -124,7 +132,7 @@ def test_cell_limit_moves_text_to_overflow_and_back(tmp_path):
 def test_row_limit_continues_on_a_second_sheet(tmp_path, monkeypatch):
     monkeypatch.setattr(xlsx_exporter, "ROW_LIMIT", 10)
     workbook, _ = export([SEEDS], tmp_path)
-    assert {"Endpoints", "Endpoints (2)", "Endpoints (3)"} <= set(workbook.sheet_names)
+    assert workbook.sheet_names[:4] == ["Endpoints", "Endpoints (2)", "Endpoints (3)", "Trials"]
     assert sum(len(rows(workbook, name)) - 1 for name in workbook.sheet_names if name.startswith("Endpoints")) == 25
     back = [r.result for r in pipeline.read([tmp_path / "endpoints.xlsx"])]
     assert sum(len(t.outcomes) for t in back) == 25
@@ -243,3 +251,38 @@ def test_diff_between_the_records_and_the_edited_workbook(tmp_path):
         [sys.executable, "-m", "trialport", "diff", str(SEEDS), str(path)], capture_output=True, text=True, check=True
     ).stdout
     assert "5 changes" in table and "Cytokine release syndrome" in table
+
+
+def test_render_is_plain_rows_and_writing_them_is_writing_the_trial(tmp_path):
+    trials = list(pipeline.trials([SEEDS, CTGOV / "aact-fixtures" / "v2-json"]))
+    rendered = [xlsx_exporter.XlsxExporter.render(t, {}) for t in trials]
+    plain = (str, int, float, type(None))
+    assert all(type(v) in plain for r in rendered for row in r[3] for v in (*row[:3], *row[3]))
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    direct = xlsx_exporter.XlsxExporter(tmp_path / "a")
+    for trial in trials:
+        direct.write(trial)
+    direct.close()
+    shipped = xlsx_exporter.XlsxExporter(tmp_path / "b")
+    for r in rendered:
+        shipped.write_rendered(pickle.loads(pickle.dumps(r)))  # as from a worker process
+    assert shipped.close().trials == len(trials)
+    a, b = (CalamineWorkbook.from_path(str(tmp_path / d / "endpoints.xlsx")) for d in "ab")
+    for name in a.sheet_names[:-1]:  # About says when it was written
+        assert rows(a, name) == rows(b, name), name
+    endpoints = rendered[-1][3][0]
+    assert endpoints[0] == "Endpoints" and endpoints[2] == "https://clinicaltrials.gov/study/" + trials[-1].id
+    assert len(rows(a, "Endpoints")) == 1 + sum(len(t.outcomes) for t in trials)
+
+
+def test_control_characters_are_dropped_and_reported(tmp_path):
+    trial = next(pipeline.trials([SEEDS / "004_7c5a8bd566a2bac6.txt"]))
+    trial = trial.model_copy(update={"outcomes": [Outcome(kind="primary", measure="Overall\x0b survival\x01")]})
+    exporter = xlsx_exporter.XlsxExporter(tmp_path)
+    exporter.write(trial)
+    summary = exporter.close()
+    assert summary.notes == ["1 cells held control characters XML cannot carry: dropped (listed on the Issues sheet)"]
+    workbook = CalamineWorkbook.from_path(str(tmp_path / "endpoints.xlsx"))
+    assert rows(workbook, "Endpoints")[1][5] == "Overall survival"
+    issue = next(r for r in rows(workbook, "Issues") if r[2] == "xml-characters")
+    assert issue == [trial.id, "warning", "xml-characters", "Endpoints.measure", "2 control characters dropped"]

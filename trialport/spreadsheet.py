@@ -48,6 +48,11 @@ def escape(text: str) -> str:
     return text.replace("\r", "&#13;")
 
 
+def _quoted(title: str) -> str:
+    """A sheet name as a formula refers to it."""
+    return escape("'" + title.replace("'", "''") + "'")
+
+
 def column_letter(number: int) -> str:
     """1 -> A, 27 -> AA."""
     letters = ""
@@ -67,7 +72,7 @@ class Column:
 
 @dataclass(frozen=True)
 class ListValidation:
-    """A drop-down on one column, from the second row to ``last_row``; other values are refused."""
+    """A drop-down on one column (index from 0), from the second row to ``last_row``; other values are refused."""
 
     column: int
     values: tuple[str, ...]
@@ -347,7 +352,7 @@ class Workbook:
             f'<sheet name={quoteattr(s.title)} sheetId="{i}" r:id="rId{i}"/>' for i, s in enumerate(self.sheets, 1)
         )
         titles = "".join(
-            f'<definedName name="_xlnm.Print_Titles" localSheetId="{i}">\'{escape(s.title)}\'!$1:$1</definedName>'
+            f'<definedName name="_xlnm.Print_Titles" localSheetId="{i}">{_quoted(s.title)}!$1:$1</definedName>'
             for i, s in enumerate(self.sheets)
             if s.header
         )

@@ -100,7 +100,7 @@ SHEETS: dict[str, list[tuple[str, int, bool]]] = {
 }
 REGISTRY_URL = "https://clinicaltrials.gov/study/"
 MAX_LINES = 12  # a row shows at most this many lines; the cell holds all of the text
-COMPRESSION = 1  # zlib level: the workbook is mostly repeated text, and level 1 is several times faster than 6
+COMPRESSION = 3  # zlib level: on 150 MB of sheet XML 3 takes 0.60 s CPU (1: 0.53 s, 6: 1.48 s), 8% smaller than 1
 # per sheet: (header, characters a line holds when the column wraps, else 0)
 _LAYOUT = {
     name: tuple((header, max(1, int(width * 1.1)) if wrapped else 0) for header, width, wrapped in columns)
