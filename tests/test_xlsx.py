@@ -286,3 +286,12 @@ def test_control_characters_are_dropped_and_reported(tmp_path):
     assert rows(workbook, "Endpoints")[1][5] == "Overall survival"
     issue = next(r for r in rows(workbook, "Issues") if r[2] == "xml-characters")
     assert issue == [trial.id, "warning", "xml-characters", "Endpoints.measure", "2 control characters dropped"]
+
+
+def test_abort_leaves_nothing_behind(tmp_path):
+    exporter = xlsx_exporter.XlsxExporter(tmp_path)
+    for trial in pipeline.trials([SEEDS]):
+        exporter.write(trial)
+    assert exporter.book.sheets[0].rows == 1 + 25  # header and the seeds' endpoints, on their way to disk
+    exporter.abort()
+    assert list(tmp_path.iterdir()) == []

@@ -125,7 +125,7 @@ class Sheet:
     def append(
         self, values: list[Any] | tuple[Any, ...], height: float = 0, link: tuple[int, str] | None = None
     ) -> int:
-        """Write one row (``None`` leaves a cell empty, keeping its column's style); ``height`` in points
+        """Write one row (``None`` or "" leaves a cell blank, keeping its column's style); ``height`` in points
         (0: the default); ``link``: (column index from 0, URL) makes that cell a hyperlink. Returns the row
         number."""
         if self.rows >= MAX_ROWS:
@@ -152,9 +152,9 @@ class Sheet:
         out = [f'<row r="{r}" ht="{height:g}" customHeight="1">' if height else f'<row r="{r}">']
         for i, value in enumerate(values):
             kind = type(value)
-            if kind is str:
+            if kind is str and value:
                 out.append(f"{starts[i]}{r}{text[i]}{escape(value)}</t></is></c>")
-            elif value is None:
+            elif value is None or kind is str:  # empty text is a blank cell, as Excel's filters expect
                 out.append(f"{starts[i]}{r}{empty[i]}")
             elif kind is int or (kind is float and math.isfinite(value)):
                 out.append(f"{starts[i]}{r}{number[i]}{value!r}</v></c>")
