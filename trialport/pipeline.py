@@ -1,7 +1,8 @@
 """Reading many inputs and converting them: the library calls behind ``inspect`` and ``convert``.
 
 Everything streams: files are read one at a time, records yielded one at a time, and each trial
-goes to every exporter as it arrives, so memory stays flat in the number of records.
+goes to every exporter as it arrives, so memory stays flat in the number of records. ``convert`` can
+spread the reading and rendering over processes (``jobs``; see ``parallel``) and still writes the same bytes.
 """
 
 from __future__ import annotations
@@ -14,21 +15,30 @@ from typing import Any
 
 from trialport.exporters.base import Exporter
 from trialport.model import Trial
+from trialport.parallel import WHOLE, Converted, Converter, Failure, Outcome, Unit, Work, run_in_pool, run_in_process
+from trialport.parallel import split_work as renders_apart
 from trialport.plugins import exporters as installed_exporters
 from trialport.plugins import readers as installed_readers
-from trialport.readers.base import Reader, ReadResult, Rejection
+from trialport.readers.base import Reader, ReadResult, Rejection, can_batch
 from trialport.report import RunReport
 
 SNIFF_BYTES = 4096
+LOCAL_FILE_BYTES = 64 * 1024 * 1024  # under jobs > 1, a file no reader can cut and larger than this streams here
 
 
 @dataclass(frozen=True)
 class Record:
-    """One record as read: the file, the reader that took it, and the Trial or Rejection."""
+    """One record as read: the file, the reader that took it, and the Trial or Rejection. In ``convert``
+    with ``jobs > 1`` a converted record's result is a ``Converted`` (its id; the Trial stayed in the worker)."""
 
     path: Path
     reader: str
-    result: ReadResult
+    result: ReadResult | Converted
+
+    @property
+    def status(self) -> str:
+        """converted, skipped or rejected."""
+        return self.result.status if isinstance(self.result, Rejection) else "converted"
 
 
 def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
@@ -47,19 +57,23 @@ def choose_reader(path: Path, head: bytes, readers: Sequence[Reader]) -> Reader 
     return next((reader for reader in readers if reader.sniff(path, head)), None)
 
 
-def read_file(path: Path, readers: Sequence[Reader] | None = None) -> Iterator[Record]:
-    """Every record of one file. A file no reader takes, or a reader that fails part-way, becomes a
-    Rejection that says so: nothing is dropped silently, and the next file still reads."""
-    readers = installed_readers() if readers is None else readers
+def sniff(path: Path, readers: Sequence[Reader]) -> Reader | Rejection:
+    """The reader that takes ``path``, or the Rejection saying why none can."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(SNIFF_BYTES)
     except OSError as error:
-        yield Record(path, "-", Rejection(str(path), None, f"cannot read: {error.strerror or error}"))
-        return
+        return Rejection(str(path), None, f"cannot read: {error.strerror or error}")
     reader = choose_reader(path, head, readers)
-    if reader is None:
-        yield Record(path, "-", Rejection(str(path), None, "no installed reader recognises this file"))
+    return reader or Rejection(str(path), None, "no installed reader recognises this file")
+
+
+def read_file(path: Path, readers: Sequence[Reader] | None = None) -> Iterator[Record]:
+    """Every record of one file. A file no reader takes, or a reader that fails part-way, becomes a
+    Rejection that says so: nothing is dropped silently, and the next file still reads."""
+    reader = sniff(path, installed_readers() if readers is None else readers)
+    if isinstance(reader, Rejection):
+        yield Record(path, "-", reader)
         return
     count = 0
     try:
@@ -85,16 +99,46 @@ def trials(paths: Iterable[str | Path]) -> Iterator[Trial]:
             yield record.result
 
 
+def units(paths: Iterable[str | Path]) -> Iterator[Work]:
+    """The work under ``paths`` in input order: each file whole, or in the batches its reader cuts it
+    into; a file settled without reading (unreadable, or no reader takes it) as its Rejection."""
+    readers = installed_readers()
+    for path in iter_files(paths):
+        reader = sniff(path, readers)
+        if isinstance(reader, Rejection):
+            yield path, "-", reader
+        elif not can_batch(reader):
+            yield Unit(path, reader.name, WHOLE, local=_large(path))
+        else:
+            try:
+                for batch in reader.batches(path):  # type: ignore[attr-defined]
+                    yield Unit(path, reader.name, batch, local=batch is WHOLE and _large(path))
+            except Exception as error:  # cutting failed part-way: say so, go on with the next file
+                yield path, reader.name, Rejection(str(path), None, f"{reader.name} reader failed: {error}")
+
+
+def _large(path: Path) -> bool:
+    try:
+        return path.stat().st_size > LOCAL_FILE_BYTES
+    except OSError:
+        return False
+
+
 def convert(
     paths: Iterable[str | Path],
     out_dir: str | Path = "out",
     formats: Sequence[str] | None = None,
     on_record: Callable[[Record], None] | None = None,
     options: dict[str, Any] | None = None,
+    jobs: int = 1,
 ) -> RunReport:
     """Read every record under ``paths``, write it in every format asked for, and return the report
     (also written to ``out_dir/report.json``). ``formats`` defaults to every installed exporter;
-    ``options`` go to every exporter (``fhir_version="all"``, ``validate=True``)."""
+    ``options`` go to every exporter (``fhir_version="all"``, ``validate=True``, ``fhir_outputs="ndjson"``).
+    ``jobs`` processes share the reading and rendering (``len(os.sched_getaffinity(0))``: every usable
+    core); the files written are the same for any ``jobs``."""
+    if jobs < 1:
+        raise ValueError(f"jobs must be 1 or more, not {jobs}")
     available = installed_exporters()
     formats = list(available) if formats is None else list(formats)
     unknown = [name for name in formats if name not in available]
@@ -103,14 +147,26 @@ def convert(
     out = Path(out_dir)
     report = RunReport()
     writers: list[Exporter] = [available[name](out, options) for name in formats]
+    apart = [renders_apart(type(writer)) for writer in writers]
+
+    def take(path: Path, reader: str, item: Outcome | Failure) -> None:
+        if isinstance(item, Failure):  # the reader raised: the records before it stand
+            done = report.files[str(path)].read if str(path) in report.files else 0
+            item = Outcome(Rejection(str(path), f"after record {done}" if done else None, item.reason), None)
+        report.count(str(path), reader, item.result)
+        for writer, split, rendered in zip(writers, apart, item.rendered or (), strict=False):
+            if split:
+                writer.write_rendered(rendered)
+            else:
+                writer.write(rendered)
+        if on_record:
+            on_record(Record(path, reader, item.result))
+
     try:
-        for record in read(paths):
-            report.count(str(record.path), record.reader, record.result)
-            if isinstance(record.result, Trial):
-                for writer in writers:
-                    writer.write(record.result)
-            if on_record:
-                on_record(record)
+        if jobs == 1:
+            run_in_process(units(paths), Converter(formats, dict(options or {}), keep_trials=True), take)
+        else:
+            run_in_pool(units(paths), formats, dict(options or {}), jobs, take)
     except BaseException:
         for writer in writers:
             writer.abort()

@@ -11,7 +11,9 @@ process only appends bytes, in input order, and writes each Organization once.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import suppress
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -19,7 +21,7 @@ from uuid import NAMESPACE_URL, uuid5
 
 import orjson
 
-from trialport.atomic import AtomicFile, write_bytes
+from trialport.atomic import AtomicFile
 from trialport.exporters.base import Exporter, ExportSummary
 from trialport.fhir.build import resources
 from trialport.fhir.codes import VERSIONS
@@ -94,6 +96,7 @@ _organization_problems = lru_cache(maxsize=4096)(_problems)  # the same sponsor 
 class _VersionWriter:
     def __init__(self, folder: Path, version: str, outputs: Sequence[str]) -> None:
         self.folder, self.version = folder, version
+        folder.mkdir(parents=True, exist_ok=True)
         self.ndjson = (
             {kind: AtomicFile(folder / f"{kind}.ndjson") for kind in ("ResearchStudy", "Organization")}
             if "ndjson" in outputs
@@ -114,12 +117,24 @@ class _VersionWriter:
                 self.organizations.add(resource.id)
             self.invalid += resource.problems
             if resource.pretty is not None:
-                write_bytes(self.folder / f"{resource.id}.json", resource.pretty, durable=False)
+                self._write_study(f"{resource.id}.json", resource.pretty)
             if resource.line is not None:
                 self.ndjson[resource.kind].write(resource.line)
             if resource.entry is not None and self.bundle:
                 self.bundle.write((b"," if self.entries else b"") + resource.entry)
                 self.entries += 1
+
+    def _write_study(self, name: str, data: bytes) -> None:
+        """``atomic.write_bytes`` without a disk sync, pared down: one file per study is most of the writing."""
+        tmp = os.path.join(self.folder, f".{name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, os.path.join(self.folder, name))
+        except BaseException:
+            with suppress(OSError):
+                os.unlink(tmp)
+            raise
 
     def close(self) -> list[str]:
         files = []
