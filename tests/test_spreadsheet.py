@@ -34,7 +34,9 @@ def build(tmp_path: Path) -> Path:
         )
     first.append(("bad", "a\x01b\x0bc\ufffe", None))
     first.append(("nums", "", float("inf")))
-    book.add_sheet("Notes", [Column("", 10, "normal"), Column("", 50, "normal")], header=False).append(("k", 1))
+    book.add_sheet("Notes", [Column("", 10, "normal"), Column("", 50, "normal"), Column("", 5)], header=False).append(
+        ("k", 1, True)
+    )
     book.add_sheet("Data (2)", columns, table="Data2", after=first).append(("x", "it's", 7))
     path = tmp_path / "out.xlsx"
     with open(path, "wb") as handle:
@@ -83,7 +85,7 @@ def test_opens_in_openpyxl_and_calamine_without_warnings_with_text_exact(tmp_pat
     assert sheet.cell(row=len(TEXTS) + 2, column=2).value == "abc"  # characters XML cannot hold are dropped
     assert sheet.cell(row=len(TEXTS) + 3, column=3).value == "inf"  # not a number Excel can hold: text
     assert sheet.cell(row=len(TEXTS) + 3, column=2).value is None  # empty text: a blank cell
-    assert sheet["C2"].value == 0.5 and book["Notes"]["B1"].value == 1
+    assert sheet["C2"].value == 0.5 and book["Notes"]["B1"].value == 1 and book["Notes"]["C1"].value is True
     assert sheet.freeze_panes == "A2" and book["Notes"].freeze_panes is None
     assert sheet.column_dimensions["A"].hidden and sheet.column_dimensions["B"].width == 40
     assert sheet.row_dimensions[1].height == 30 and sheet.row_dimensions[4].height == 45

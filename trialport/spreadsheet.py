@@ -130,6 +130,8 @@ class Sheet:
         number."""
         if self.rows >= MAX_ROWS:
             raise ValueError(f"sheet {self.title!r} is full ({MAX_ROWS:,} rows)")
+        if len(values) > len(self.columns):
+            raise ValueError(f"{len(values)} values for the {len(self.columns)} columns of sheet {self.title!r}")
         cells = self._cells
         if link is not None:
             column, url = link
