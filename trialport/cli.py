@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +18,7 @@ from rich.tree import Tree
 from trialport import fhirclient, pipeline, plugins
 from trialport.cdisc.check import check_xpt
 from trialport.diff import diff
+from trialport.exporters import fhir as fhir_exporter
 from trialport.fhir.validate import validate_file
 from trialport.mapping.coverage import coverage
 from trialport.model import Trial
@@ -104,10 +106,24 @@ def convert(
     validate: Annotated[
         bool, typer.Option("--validate", help="Check every FHIR resource with fhir.resources.")
     ] = False,
+    fhir_outputs: Annotated[
+        str,
+        typer.Option("--fhir-outputs", help="FHIR files, comma-separated: study (one per trial), bundle, ndjson."),
+    ] = "study,bundle,ndjson",
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", help="Processes to convert with; default: every usable core.", show_default=False),
+    ] = None,
 ) -> None:
     """Convert records to every format asked for; print the run report and write out/report.json."""
     if fhir_version not in ("R5", "R4B", "all"):
         raise typer.BadParameter(f"{fhir_version!r}: choose R5, R4B or all", param_hint="--fhir-version")
+    try:
+        outputs = ",".join(fhir_exporter.fhir_outputs(fhir_outputs))
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--fhir-outputs") from None
+    if jobs is not None and jobs < 1:
+        raise typer.BadParameter(f"{jobs}: give 1 or more processes", param_hint="--jobs")
     paths = paths or [Path("seeds")]
     _check_paths(paths)
     formats = [f.strip() for f in to.split(",") if f.strip()] if to else None
@@ -135,8 +151,9 @@ def convert(
                 progress.update(task, completed=len(seen))
             progress.update(task, records=progress.tasks[task].fields["records"] + 1)
 
-        options = {"fhir_version": fhir_version, "validate": validate}
-        report = pipeline.convert(files, out_dir, formats, on_record=advance, options=options)
+        options = {"fhir_version": fhir_version, "validate": validate, "fhir_outputs": outputs}
+        jobs = jobs or len(os.sched_getaffinity(0))
+        report = pipeline.convert(files, out_dir, formats, on_record=advance, options=options, jobs=jobs)
     print_report(report, out_dir)
     raise typer.Exit(report.exit_code)
 

@@ -57,8 +57,8 @@ def fhir_outputs(value: str | Iterable[str] | None) -> tuple[str, ...]:
     names = [v.strip() for v in (value.split(",") if isinstance(value, str) else value) if v.strip()]
     unknown = [name for name in names if name not in OUTPUTS]
     if unknown or not names:
-        given = ", ".join(unknown) or "nothing"
-        raise ValueError(f"unknown FHIR output {given}; choose one or more of {', '.join(OUTPUTS)}")
+        what = f"unknown FHIR output {', '.join(unknown)}" if unknown else "no FHIR output named"
+        raise ValueError(f"{what}; choose one or more of {', '.join(OUTPUTS)}")
     return tuple(name for name in OUTPUTS if name in names)
 
 
