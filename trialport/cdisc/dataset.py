@@ -6,15 +6,15 @@ assumption 8); the parts put back together with a space give the text again. Not
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import repeat
 from typing import Any
 
 from trialport.cdisc.ascii import transliterate
 from trialport.cdisc.ts import VARIABLES
 
 LIMIT = 200
-_SPACE = re.compile(r"\s+")
 
 
 @dataclass
@@ -34,6 +34,13 @@ class Dataset:
     rows: list[dict[str, Any]]
     changes: list[Change] = field(default_factory=list)
 
+    @cached_property
+    def by_column(self) -> list[tuple[Any, ...]]:
+        """Each column's values, in ``columns`` order (every row holds its values in that order)."""
+        if not self.rows:
+            return [() for _ in self.columns]
+        return list(zip(*map(dict.values, self.rows), strict=True))
+
 
 def split(text: str, limit: int = LIMIT) -> list[str]:
     """``text`` in parts of at most ``limit`` characters, broken at spaces where there are any."""
@@ -49,24 +56,31 @@ def split(text: str, limit: int = LIMIT) -> list[str]:
     return [*parts, text]
 
 
+def _clean(text: str) -> bool:
+    """True when ``text`` is one line of ASCII without doubled spaces, nor a space next to a ``|`` or at an end.
+    Run on a row's values joined with ``|``, it says (in one pass) that no value needs changing."""
+    return (
+        text.isascii()
+        and text.isprintable()
+        and "  " not in text
+        and " |" not in text
+        and "| " not in text
+        and text[:1] != " "
+        and text[-1:] != " "
+    )
+
+
 def dataset(rows: list[dict[str, Any]]) -> Dataset:
     """The XPT-ready form of a study's TS rows (also what ts.csv holds, so both read back the same)."""
     changes: list[Change] = []
     ready = []
     extra = 0
     for row in rows:
-        row = dict(row)
-        for name, value in row.items():
-            if not isinstance(value, str):
-                continue
-            flat = _SPACE.sub(" ", value).strip()
-            text, replaced = transliterate(flat)
-            if replaced:
-                pairs = ", ".join(dict.fromkeys(f"{a!r}->{b!r}" for a, b in replaced))
-                changes.append(Change(row["STUDYID"], row["TSPARMCD"], row["TSSEQ"], f"{name}: {pairs}"))
-            row[name] = text
-        parts = split(row["TSVAL"])
-        if len(parts) > 1:
+        if not _clean("|".join(map(str, row.values()))):
+            row = _flattened(row, changes)
+        if len(row["TSVAL"]) > LIMIT:
+            row = dict(row)
+            parts = split(row["TSVAL"])
             changes.append(
                 Change(row["STUDYID"], row["TSPARMCD"], row["TSSEQ"], f"TSVAL split into {len(parts)} parts")
             )
@@ -76,13 +90,29 @@ def dataset(rows: list[dict[str, Any]]) -> Dataset:
             extra = max(extra, len(parts) - 1)
         ready.append(row)
     columns = list(VARIABLES)
+    if not extra and all(list(row) == columns for row in ready):
+        return Dataset(columns, dict(VARIABLES), ready, changes)
     overflow = [f"TSVAL{n}" for n in range(1, extra + 1)]
     columns[columns.index("TSVAL") + 1 : columns.index("TSVAL") + 1] = overflow
     labels = dict(VARIABLES) | {name: f"Parameter Value {name[5:]}" for name in overflow}
-    for row in ready:
-        for name in overflow:
-            row.setdefault(name, "")
-    return Dataset(columns, labels, [{c: row[c] for c in columns} for row in ready], changes)
+    return Dataset(
+        columns, labels, [dict(zip(columns, map(row.get, columns, repeat("")), strict=True)) for row in ready], changes
+    )
+
+
+def _flattened(row: dict[str, Any], changes: list[Change]) -> dict[str, Any]:
+    """A copy of ``row`` with each text value on one line, in ASCII; what transliteration changed goes to
+    ``changes``."""
+    row = dict(row)
+    for name, value in row.items():
+        if value.__class__ is not str:
+            continue
+        text, replaced = transliterate(" ".join(value.split()))
+        if replaced:
+            pairs = ", ".join(dict.fromkeys(f"{a!r}->{b!r}" for a, b in replaced))
+            changes.append(Change(row["STUDYID"], row["TSPARMCD"], row["TSSEQ"], f"{name}: {pairs}"))
+        row[name] = text
+    return row
 
 
 def joined(row: dict[str, Any]) -> str:

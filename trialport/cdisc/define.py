@@ -9,8 +9,10 @@ parameters and coded values it uses vary. Every value put in is escaped for XML.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache
+from typing import Any
 
 from trialport.cdisc.dataset import Dataset
 from trialport.cdisc.terminology import CODELISTS, CT_VERSION, parameters, terms
@@ -73,12 +75,12 @@ _STANDARDS = f"""\
         <def:Standard OID="STD.CT" Name="CDISC/NCI" Type="CT" PublishingSet="SDTM" Version="{CT_VERSION}" \
 Status="Final" />
       </def:Standards>
-"""
-_END = "    </MetaDataVersion>\n  </Study>\n</ODM>\n"
+""".encode()
+_END = b"    </MetaDataVersion>\n  </Study>\n</ODM>\n"
 
 
 @cache
-def _value_lists(coded: tuple[str, ...]) -> str:
+def _value_lists(coded: tuple[str, ...]) -> bytes:
     """The value list of TSVAL and the where clause of each coded parameter."""
     parts = ['      <def:ValueListDef OID="VL.TS.TSVAL">\n']
     for number, code in enumerate(coded, 1):
@@ -96,11 +98,11 @@ def _value_lists(coded: tuple[str, ...]) -> str:
             "        </RangeCheck>\n"
             "      </def:WhereClauseDef>\n"
         )
-    return "".join(parts)
+    return "".join(parts).encode()
 
 
 @cache
-def _item_group(columns: tuple[str, ...]) -> str:
+def _item_group(columns: tuple[str, ...]) -> bytes:
     parts = [
         '      <ItemGroupDef OID="IG.TS" Name="TS" SASDatasetName="TS" Repeating="No" IsReferenceData="No" '
         'Purpose="Tabulation" def:Structure="One record per trial summary parameter value" '
@@ -119,11 +121,11 @@ def _item_group(columns: tuple[str, ...]) -> str:
         "        </def:leaf>\n"
         "      </ItemGroupDef>\n"
     )
-    return "".join(parts)
+    return "".join(parts).encode()
 
 
 @cache
-def _item_def(name: str, label: str, length: int, value_list: bool) -> str:
+def _item_def(name: str, label: str, length: int, value_list: bool) -> bytes:
     oid = attribute(name)
     kind = "integer" if name == "TSSEQ" else "text"
     parts = [
@@ -137,31 +139,30 @@ def _item_def(name: str, label: str, length: int, value_list: bool) -> str:
     if value_list:
         parts.append('        <def:ValueListRef ValueListOID="VL.TS.TSVAL" />\n')
     parts.append("      </ItemDef>\n")
-    return "".join(parts)
+    return "".join(parts).encode()
 
 
 @cache
-def _value_item_def(code: str, codelist: str, length: int) -> str:
+def _value_item_def(code: str, codelist: str, length: int) -> bytes:
     return (
         f'      <ItemDef OID="IT.TS.TSVAL.{code}" Name="TSVAL" DataType="text" Length="{length}">\n'
         + _description("        ", f"Parameter Value for {code}")
         + f'        <CodeListRef CodeListOID="CL.{codelist}" />\n'
         '        <def:Origin Type="Protocol" />\n'
         "      </ItemDef>\n"
-    )
+    ).encode()
 
 
 @cache
-def _parameter_codelists(used: frozenset[str]) -> str:
+def _parameter_codelists(used: frozenset[str]) -> bytes:
     chosen = [t for t in parameters().values() if t.submission_value in used]
-    return _codelist("TSPARMCD", tuple((t.submission_value, t.ccode) for t in chosen)) + _codelist(
-        "TSPARM", tuple((t.term, t.ccode) for t in chosen)
-    )
+    codes = _codelist("TSPARMCD", tuple((t.submission_value, t.ccode) for t in chosen))
+    return (codes + _codelist("TSPARM", tuple((t.term, t.ccode) for t in chosen))).encode()
 
 
 @cache
-def _value_codelist(name: str) -> str:
-    return _codelist(name, tuple((t.submission_value, t.ccode) for t in terms() if t.codelist == name))
+def _value_codelist(name: str) -> bytes:
+    return _codelist(name, tuple((t.submission_value, t.ccode) for t in terms() if t.codelist == name)).encode()
 
 
 def _codelist(name: str, items: tuple[tuple[str, str], ...]) -> str:
@@ -180,36 +181,37 @@ def _codelist(name: str, items: tuple[tuple[str, str], ...]) -> str:
     return "".join(parts)
 
 
-def _length(values: list) -> int:
-    return max([len(str(v)) for v in values] + [1])
+def _length(values: Sequence[Any]) -> int:
+    if values and values[0].__class__ is str:
+        return max(1, max(map(len, values)))
+    return max(1, max(map(len, map(str, values)), default=1))
 
 
 def define_xml(data: Dataset, study_id: str, title: str | None, created: datetime | None = None) -> bytes:
     created = created or datetime.now(UTC)
     sid = attribute(study_id)
-    codes = [row["TSPARMCD"] for row in data.rows]
-    used = set(codes)
+    used = {row["TSPARMCD"] for row in data.rows}
     coded = {code: codelist for code, codelist in CODED.items() if code in used}
-    parts = [
+    head = (
         "<?xml version='1.0' encoding='UTF-8'?>\n"
         f'<ODM xmlns="{ODM}" xmlns:def="{DEF}" xmlns:xlink="{XLINK}" FileType="Snapshot" FileOID="DEFINE.{sid}.TS" '
         f'ODMVersion="1.3.2" CreationDateTime="{created:%Y-%m-%dT%H:%M:%S}" Originator="trialport" '
         'SourceSystem="trialport" def:Context="Submission">\n'
         f'  <Study OID="STUDY.{sid}">\n'
-        "    <GlobalVariables>\n",
-        _element("      ", "StudyName", study_id),
-        _element("      ", "StudyDescription", title),
-        _element("      ", "ProtocolName", study_id),
-        '    </GlobalVariables>\n    <MetaDataVersion OID="MDV.1" Name="Trial Summary" def:DefineVersion="2.1.0">\n',
-        _STANDARDS,
-    ]
+        "    <GlobalVariables>\n"
+        + _element("      ", "StudyName", study_id)
+        + _element("      ", "StudyDescription", title)
+        + _element("      ", "ProtocolName", study_id)
+        + '    </GlobalVariables>\n    <MetaDataVersion OID="MDV.1" Name="Trial Summary" def:DefineVersion="2.1.0">\n'
+    )
+    parts = [head.encode(), _STANDARDS]
     if coded:
         parts.append(_value_lists(tuple(coded)))
     parts.append(_item_group(tuple(data.columns)))
-    for name in data.columns:
-        length = _length([row[name] for row in data.rows])
-        parts.append(_item_def(name, data.labels[name], length, name == "TSVAL" and bool(coded)))
-    values = [row["TSVAL"] for row in data.rows]
+    by_column = dict(zip(data.columns, data.by_column, strict=True))
+    for name, values in by_column.items():
+        parts.append(_item_def(name, data.labels[name], _length(values), name == "TSVAL" and bool(coded)))
+    codes, values = by_column["TSPARMCD"], by_column["TSVAL"]
     for code, codelist in coded.items():
         parts.append(
             _value_item_def(code, codelist, _length([v for c, v in zip(codes, values, strict=True) if c == code]))
@@ -217,4 +219,4 @@ def define_xml(data: Dataset, study_id: str, title: str | None, created: datetim
     parts.append(_parameter_codelists(frozenset(used)))
     parts += [_value_codelist(codelist) for codelist in dict.fromkeys(coded.values())]
     parts.append(_END)
-    return "".join(parts).encode("utf-8", "surrogatepass")
+    return b"".join(parts)

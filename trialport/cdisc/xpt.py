@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -58,37 +58,48 @@ def _number_text(value: float | None) -> str:
 
 
 def check_names(columns: Sequence[str], labels: Mapping[str, str]) -> None:
-    """XPORT v5's own limits: ASCII names of at most 8 characters, labels of at most 40."""
-    for name in columns:
-        label = labels.get(name, "")
+    """XPORT v5's own limits: ASCII names of 1 to 8 characters, ASCII labels of at most 40."""
+    _check_names(tuple(columns), tuple(labels.get(name, "") for name in columns))
+
+
+@lru_cache(maxsize=256)
+def _check_names(columns: tuple[str, ...], labels: tuple[str, ...]) -> None:
+    for name, label in zip(columns, labels, strict=True):
         if not (0 < len(name) <= 8 and name.isascii() and len(label) <= 40 and label.isascii()):
             raise ValueError(f"XPT variable {name!r} or its label is too long for SAS XPORT v5")
 
 
 def xpt_bytes(
-    columns: Sequence[str],
-    labels: Mapping[str, str],
-    rows: Sequence[Sequence[Any]],
+    variables: Sequence[tuple[str, str, Sequence[Any]]],
     created: datetime,
     *,
     name: str = "TS",
     label: str = "",
 ) -> bytes:
-    """One dataset as an XPORT v5 file. ``rows`` hold values in ``columns`` order: str (character variable)
-    or int/float/None (numeric). A character variable is as long as its longest value (at least 1)."""
-    check_names([name, *columns], {name: label})
+    """One dataset as an XPORT v5 file. ``variables``: (name, label, values) each, all with as many values;
+    values are all str (a character variable, as long as its longest value, at least 1) or all int, float
+    or None (numeric)."""
+    check_names([name], {name: label})
+    columns = [variable[0] for variable in variables]
+    labels = {variable[0]: variable[1] for variable in variables}
     check_names(columns, labels)
-    numeric = [bool(rows) and not isinstance(rows[0][i], str) for i in range(len(columns))]
-    lengths = []
-    for i, is_number in enumerate(numeric):
-        if is_number:
-            if any(isinstance(row[i], str) for row in rows):
-                raise ValueError(f"XPT variable {columns[i]!r} mixes numbers and text")
+    if len({len(variable[2]) for variable in variables}) > 1:
+        raise ValueError("XPT variables must all have the same number of values")
+    numeric, lengths, cells = [], [], []
+    for column, _, values in variables:
+        kinds = set(map(type, values))
+        if kinds <= {str}:
+            if not "".join(values).isascii():
+                raise ValueError(f"XPT variable {column!r}: SAS XPORT v5 holds ASCII text only")
+            numeric.append(False)
+            lengths.append(max(1, max(map(len, values), default=1)))
+            cells.append(values)
+        elif kinds <= {int, float, type(None)}:
+            numeric.append(True)
             lengths.append(8)
+            cells.append(tuple(map(_number_text, values)))
         else:
-            if not all(isinstance(row[i], str) for row in rows):
-                raise ValueError(f"XPT character variable {columns[i]!r} has a value that is not text")
-            lengths.append(max([len(row[i]) for row in rows] + [1]))
+            raise ValueError(f"XPT variable {column!r} must hold only text or only numbers")
     stamp = sas_datetime(created)
     head = (
         _header("LIBRARY")
@@ -105,26 +116,22 @@ def xpt_bytes(
     for number, (column, length, is_number) in enumerate(zip(columns, lengths, numeric, strict=True), 1):
         namestrs.append(_namestr(number, column, labels.get(column, ""), length, is_number, position))
         position += length
+    template = _template(tuple(lengths), tuple(numeric))
+    observations = "".join([template(*row) for row in zip(*cells, strict=True)])
     descriptors = _padded(b"".join(namestrs))
-    template = "".join(
-        f"{{{i}:<{length}}}" if not n else f"{{{i}}}"
-        for i, (length, n) in enumerate(zip(lengths, numeric, strict=True))
+    return head + descriptors + _header("OBS").encode("ascii") + _padded(observations.encode("latin-1"))
+
+
+@lru_cache(maxsize=1024)
+def _template(lengths: tuple[int, ...], numeric: tuple[bool, ...]) -> Callable[..., str]:
+    """A formatter that lays one observation out: text blank-padded to its length, numbers as they are."""
+    fields = (
+        f"{{{i}}}" if n else f"{{{i}:<{length}}}" for i, (length, n) in enumerate(zip(lengths, numeric, strict=True))
     )
-    number_columns = [i for i, n in enumerate(numeric) if n]
-    observations = []
-    for row in rows:
-        if number_columns:
-            row = list(row)
-            for i in number_columns:
-                row[i] = _number_text(row[i])
-        observations.append(template.format(*row))
-    text = "".join(observations)
-    if not all(row[i].isascii() for row in rows for i, n in enumerate(numeric) if not n):
-        raise ValueError("SAS XPORT v5 holds ASCII text only")
-    data = _padded(text.encode("latin-1"))
-    return head + descriptors + _header("OBS").encode("ascii") + data
+    return "".join(fields).format
 
 
+@lru_cache(maxsize=4096)
 def _namestr(number: int, name: str, label: str, length: int, is_number: bool, position: int) -> bytes:
     """The 140-byte description of one variable: type, length, number, name, label, no formats, offset."""
     kind, justify = (1, 1) if is_number else (2, 0)

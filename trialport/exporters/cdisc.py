@@ -7,11 +7,13 @@ What XPT's rules changed (characters transliterated, long values split) is liste
 
 from __future__ import annotations
 
+import operator
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,11 @@ class RenderedStudy:
     split: int
 
 
+@cache
+def _header(columns: tuple[str, ...]) -> bytes:
+    return csv_text([columns])
+
+
 class CdiscExporter(Exporter):
     name = "cdisc"
     description = "CDISC SDTM Trial Summary: ts.xpt (XPORT v5), ts.csv, define.xml per study; ts_all.csv"
@@ -60,14 +67,21 @@ class CdiscExporter(Exporter):
         created = datetime.now(UTC)
         rows = ts_rows(trial)
         data = dataset(rows)
-        values = [list(row.values()) for row in data.rows]
-        xpt = xpt_bytes(data.columns, data.labels, values, created, name="TS", label="Trial Summary")
+        variables = [(n, data.labels[n], v) for n, v in zip(data.columns, data.by_column, strict=True)]
+        xpt = xpt_bytes(variables, created, name="TS", label="Trial Summary")
+        body = csv_text(map(dict.values, data.rows))
+        # rows the XPT rules left alone are the very same objects: their ts_all.csv lines are ts.csv's
+        unchanged = len(rows) == len(data.rows) and all(map(operator.is_, rows, data.rows))
         define = define_xml(data, trial.id, trial.official_title or trial.title, created)
         return RenderedStudy(
             study_id=trial.id,
             folder=_UNSAFE.sub("_", trial.id),
-            files=(("ts.xpt", xpt), ("ts.csv", csv_text([data.columns, *values])), ("define.xml", define)),
-            overview=csv_text(row.values() for row in rows),
+            files=(
+                ("ts.xpt", xpt),
+                ("ts.csv", _header(tuple(data.columns)) + body),
+                ("define.xml", define),
+            ),
+            overview=body if unchanged else csv_text(map(dict.values, rows)),
             changes=csv_text((c.study, c.parameter, c.seq, c.what) for c in data.changes),
             changed=len(data.changes),
             split=sum(c.what.startswith("TSVAL split") for c in data.changes),
