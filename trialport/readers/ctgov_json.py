@@ -8,7 +8,10 @@ JSON Lines, and the bulk download (a .zip of one JSON file per study). The retir
 
 from __future__ import annotations
 
+import codecs
 import io
+import json
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,10 +27,12 @@ from trialport.model import Source
 from trialport.readers import ctgov_classic, ctgov_v2
 from trialport.readers.assemble import assemble
 from trialport.readers.base import ReadResult, Rejection, sha256
+from trialport.readers.shape import mistyped
 
 WHOLE_FILE_LIMIT = 64 * 1024 * 1024
 ZIP_MEMBER_LIMIT = 256 * 1024 * 1024  # uncompressed bytes one study file may have in a bulk .zip
 _BOM = b"\xef\xbb\xbf"
+_UTF16 = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 BATCH_LINES = 200  # JSON Lines lines per batch under ``convert --jobs``
 BATCH_MEMBERS = 100  # bulk .zip members per batch
 
@@ -56,11 +61,20 @@ class CtgovJsonReader:
     def sniff(self, path: Path, head: bytes) -> bool:
         if head.startswith(b"PK\x03\x04"):
             return path.suffix.lower() == ".zip"
+        if head.startswith(_UTF16):
+            return head.decode("utf-16", errors="ignore").lstrip(" \t\r\n")[:1] in ("{", "[")
         return head.lstrip(_BOM + b" \t\r\n")[:1] in (b"{", b"[")
 
     def read(self, path: Path) -> Iterator[ReadResult]:
         if zipfile.is_zipfile(path):
             yield from read_zip(path)
+            return
+        if _is_utf16(path):  # saved by a Windows editor: re-encoded as UTF-8, then read as any other
+            if (size := path.stat().st_size) > WHOLE_FILE_LIMIT:
+                yield Rejection(str(path), None, f"UTF-16 JSON of {size:,} bytes: re-encode it as UTF-8 to read it")
+                return
+            utf8 = path.read_bytes().decode("utf-16", errors="replace").encode("utf-8")
+            yield from read_stream(io.BytesIO(utf8), str(path), len(utf8))
             return
         with open(path, "rb") as handle:
             yield from read_stream(handle, str(path), path.stat().st_size)
@@ -112,9 +126,48 @@ def read_stream(handle: IO[bytes], path: str, size: int) -> Iterator[ReadResult]
         try:
             document = orjson.loads(data.removeprefix(_BOM))
         except orjson.JSONDecodeError as error:
-            yield Rejection(path, None, f"invalid JSON: {error}")
+            yield from _salvage(data, path, f"invalid JSON: {error}")
             return
         yield from studies_in(document, path, None)
+
+
+_STUDIES_ARRAY = re.compile(r'\s*(?:\[|\{\s*"studies"\s*:\s*\[)')
+
+
+def _salvage(data: bytes, path: str, reason: str) -> Iterator[ReadResult]:
+    """A broken array (or page) of studies: every whole study before the break, then one Rejection for the rest.
+    Items are decoded one at a time (``json.raw_decode``: a depth bomb ends in RecursionError, in bounded memory)."""
+    text = data.removeprefix(_BOM).decode("utf-8", errors="replace")
+    start = _STUDIES_ARRAY.match(text)
+    count, index = 0, start.end() if start else 0
+    decoder = json.JSONDecoder()
+    while start:
+        index = _skip(text, index)
+        if index >= len(text) or text[index] == "]":
+            break
+        try:
+            item, index = decoder.raw_decode(text, index)
+        except (ValueError, RecursionError):
+            break
+        count += 1
+        yield from studies_in(item, path, f"#{count}")
+        index = _skip(text, index)
+        if index < len(text) and text[index] == ",":
+            index += 1
+        elif index >= len(text) or text[index] != "]":
+            break
+    yield Rejection(path, f"after #{count}" if count else None, reason)
+
+
+def _skip(text: str, index: int) -> int:
+    while index < len(text) and text[index] in " \t\r\n":
+        index += 1
+    return index
+
+
+def _is_utf16(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(2) in _UTF16
 
 
 def read_zip(path: Path) -> Iterator[ReadResult]:
@@ -184,7 +237,7 @@ def study(document: dict[str, Any], path: str, record: str | None, fmt: str, raw
         return assemble(fields, Source(format=fmt, path=path, record=nct or record, sha256=digest), nct)
     except (ValueError, TypeError, AttributeError, KeyError, ValidationError) as error:
         nct = _nct_of(document)
-        return Rejection(path, nct or record, _reason(error))
+        return Rejection(path, nct or record, _reason(error, document))
 
 
 def _json_lines(handle: IO[bytes], path: str, first: int = 1) -> Iterator[ReadResult]:
@@ -243,7 +296,9 @@ def _nct_of(document: Any) -> str | None:
         return None
 
 
-def _reason(error: Exception) -> str:
+def _reason(error: Exception, document: Any = None) -> str:
+    if isinstance(error, TypeError | AttributeError) and (where := mistyped(document)):
+        return f"wrong type at {where}"
     if isinstance(error, ValidationError):
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
