@@ -212,5 +212,9 @@ def test_broken_json_is_rejected_with_file_record_and_reason(tmp_path):
     assert results[1].record == "line 2" and results[1].reason.startswith("invalid JSON")
     assert "not a ClinicalTrials.gov study" in results[2].reason and "hello" in results[2].reason
     (tmp_path / "truncated.json").write_text(json.dumps(studies)[:-500], encoding="utf-8")
-    (truncated,) = read_all(tmp_path / "truncated.json")
+    *whole, truncated = read_all(tmp_path / "truncated.json")  # the studies before the cut still convert
+    assert [trial.id for trial in whole] == [
+        study["protocolSection"]["identificationModule"]["nctId"] for study in studies[:2]
+    ]
     assert isinstance(truncated, Rejection) and truncated.reason.startswith("invalid JSON")
+    assert truncated.record == "after #2"
