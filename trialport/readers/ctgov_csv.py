@@ -28,6 +28,7 @@ from trialport.readers.flattened import interventions, outcomes_module
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # registry cells can be long; rows are still bounded by lines
 
+MAX_RECORD_NAME = 40  # an NCT cell longer than this is not an NCT number: the row is named by its number instead
 _AGE_RANGE = re.compile(r"^\s*(?:(\d+ \w+) to (\d+ \w+)|(\d+ \w+) and older|up to (\d+ \w+))", re.IGNORECASE)
 
 # The column names each flavour uses for one meaning (current first, then legacy).
@@ -99,7 +100,8 @@ def _row(
         i = index[meaning]
         return nonempty(row[i]) if i is not None and i < len(row) else None
 
-    record = get("nct") or f"row {number}"
+    nct_cell = get("nct")
+    record = nct_cell if nct_cell and len(nct_cell) <= MAX_RECORD_NAME else f"row {number}"
     if len(row) != len(header):
         return Rejection(path, record, f"row {number} has {len(row)} cells; the header has {len(header)}")
     try:

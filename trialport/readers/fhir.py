@@ -52,16 +52,29 @@ class FhirReader:
                 yield from resources_in(document, str(path))
 
 
-def resources_in(document: dict[str, Any], path: str) -> Iterator[ReadResult]:
-    if document.get("resourceType") == "Bundle":
-        for index, entry in enumerate(document.get("entry") or [], 1):
-            resource = entry.get("resource") or {}
-            if resource.get("resourceType") == "ResearchStudy":
-                yield study(resource, path, f"entry {index}")
+def resources_in(document: Any, path: str) -> Iterator[ReadResult]:
+    if not isinstance(document, dict):
+        yield Rejection(path, None, f"JSON {type(document).__name__} is not a FHIR resource")
+    elif document.get("resourceType") == "Bundle":
+        entries = document.get("entry") or []
+        if not isinstance(entries, list):
+            yield Rejection(path, None, f"Bundle.entry is a {type(entries).__name__}, not a list")
+            return
+        for index, entry in enumerate(entries, 1):
+            yield from _entry(entry, path, index)
     elif document.get("resourceType") == "ResearchStudy":
         yield study(document, path, None)
     elif document.get("resourceType") is None:
         yield Rejection(path, None, "JSON without a resourceType is not a FHIR resource")
+
+
+def _entry(entry: Any, path: str, index: int) -> Iterator[ReadResult]:
+    """One Bundle entry: a ResearchStudy read, another resource passed over, anything else rejected by its index."""
+    resource = entry.get("resource") if isinstance(entry, dict) else None
+    if not isinstance(resource, dict):
+        yield Rejection(path, f"entry {index}", "a Bundle entry without a resource object")
+    elif resource.get("resourceType") == "ResearchStudy":
+        yield study(resource, path, f"entry {index}")
 
 
 def _resource_line(line: bytes, path: str, number: int) -> Iterator[ReadResult]:
@@ -70,7 +83,9 @@ def _resource_line(line: bytes, path: str, number: int) -> Iterator[ReadResult]:
     except orjson.JSONDecodeError as error:
         yield Rejection(path, f"line {number}", f"invalid JSON: {error}")
         return
-    if isinstance(document, dict) and document.get("resourceType") == "ResearchStudy":
+    if not isinstance(document, dict) or not isinstance(document.get("resourceType"), str):
+        yield Rejection(path, f"line {number}", "a line without a resourceType is not a FHIR resource")
+    elif document.get("resourceType") == "ResearchStudy":
         yield study(document, path, f"line {number}")
 
 
@@ -78,9 +93,7 @@ def _large_bundle(handle: IO[bytes], path: str) -> Iterator[ReadResult]:
     count = 0
     try:
         for count, entry in enumerate(ijson.items(handle, "entry.item", use_float=True), 1):
-            resource = entry.get("resource") or {}
-            if resource.get("resourceType") == "ResearchStudy":
-                yield study(resource, path, f"entry {count}")
+            yield from _entry(entry, path, count)
     except ijson.JSONError as error:
         yield Rejection(path, f"after entry {count}", f"invalid JSON: {error}")
 
@@ -89,7 +102,10 @@ def version_of(resource: dict[str, Any]) -> str:
     r4b = (
         "sponsor" in resource
         or "arm" in resource
-        or any(e.get("url", "").startswith(XVER) for e in resource.get("extension", []))
+        or any(
+            isinstance(e, dict) and str(e.get("url", "")).startswith(XVER)
+            for e in (resource.get("extension") if isinstance(resource.get("extension"), list) else [])
+        )
     )
     return "R4B" if r4b else "R5"
 
@@ -106,4 +122,9 @@ def study(resource: dict[str, Any], path: str, record: str | None) -> ReadResult
             trial = trial.model_copy(update={"id": resource["id"]})
         return trial
     except (ValueError, TypeError, AttributeError, KeyError, ValidationError) as error:
-        return Rejection(path, resource.get("id") or record, f"{type(error).__name__}: {error}".splitlines()[0])
+        local = resource.get("id")
+        return Rejection(
+            path,
+            local if isinstance(local, str) and len(local) <= 64 else record,
+            f"{type(error).__name__}: {error}".splitlines()[0],
+        )

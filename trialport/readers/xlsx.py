@@ -24,6 +24,8 @@ from trialport.readers.assemble import assemble
 from trialport.readers.base import ReadResult, Rejection, sha256
 
 MARKER = " more characters on the Overflow sheet]"
+SHEETS = ("Trials", "Conditions", "Interventions", "Endpoints", "Overflow")
+REQUIRED = {"Trials": ("trial id",), "Endpoints": ("trial id", "kind", "measure")}  # a row means nothing without these
 
 
 def _text(value: Any) -> str | None:
@@ -49,21 +51,39 @@ class XlsxReader:
 
     def read(self, path: Path) -> Iterator[ReadResult]:
         try:
-            workbook = load_workbook(path, read_only=True, data_only=True)
+            # data_only=False: a formula cell reads as its text ("=1+1"), never evaluated nor its cached result trusted
+            workbook = load_workbook(path, read_only=True, data_only=False)
         except Exception as error:  # openpyxl raises many kinds for a broken file
             yield Rejection(str(path), None, f"not a readable workbook: {type(error).__name__}: {error}")
             return
         try:
-            sheets = {
-                name: list(_rows(workbook, name))
-                for name in ("Trials", "Conditions", "Interventions", "Endpoints", "Overflow")
-            }
+            if problem := _unusable(workbook):
+                yield Rejection(str(path), None, problem)
+                return
+            sheets = {name: list(_rows(workbook, name)) for name in SHEETS}
         finally:
             workbook.close()
         if not sheets["Trials"] and not sheets["Endpoints"]:
             yield Rejection(str(path), None, "no Trials or Endpoints sheet: not a trialport endpoints workbook")
             return
         yield from _trials(sheets, str(path), sha256(path.read_bytes()))
+
+
+def _unusable(workbook: Any) -> str | None:
+    """Why the workbook's sheets cannot be read as the endpoints workbook: a sheet of ours that is not a
+    worksheet (a chart sheet), or a sheet without the columns its rows need."""
+    for title in workbook.sheetnames:
+        sheet = workbook[title]
+        name = next((name for name in SHEETS if title == name or title.startswith(f"{name} (")), None)
+        if name is None:
+            continue
+        if not hasattr(sheet, "iter_rows"):
+            return f"sheet {title!r} is a {type(sheet).__name__}, not a worksheet"
+        header = {str(h) for h in next(sheet.iter_rows(max_row=1, values_only=True), ()) if h is not None}
+        missing = [column for column in REQUIRED.get(name, ()) if column not in header]
+        if missing and header:
+            return f"sheet {title!r} lacks the column(s) {', '.join(missing)}"
+    return None
 
 
 def _rows(workbook: Any, name: str) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -80,8 +100,11 @@ def _rows(workbook: Any, name: str) -> Iterator[tuple[int, dict[str, Any]]]:
 
 def _trials(sheets: dict[str, list], path: str, digest: str) -> Iterator[ReadResult]:
     overflow: dict[tuple[str, str, str], list[tuple[int, str]]] = defaultdict(list)
-    for _, row in sheets["Overflow"]:
-        overflow[(row["sheet"], row["key"], row["column"])].append((int(row["part"]), row["text"] or ""))
+    for number, row in sheets["Overflow"]:
+        try:
+            overflow[(row["sheet"], row["key"], row["column"])].append((int(row["part"]), str(row["text"] or "")))
+        except (KeyError, TypeError, ValueError) as error:
+            yield Rejection(path, f"Overflow row {number}", f"not an overflow part: {type(error).__name__}: {error}")
 
     def full(sheet: str, key: str, column: str, value: Any) -> str | None:
         text = _text(value)
