@@ -21,6 +21,7 @@ from trialport.cdisc import terminology
 from trialport.cdisc.ascii import transliterate
 from trialport.cdisc.check import check_rows
 from trialport.cdisc.dataset import LIMIT, dataset, joined, split
+from trialport.cdisc.define import define_xml
 from trialport.cdisc.ts import iso_age, ts_rows
 from trialport.model import Trial
 
@@ -251,3 +252,15 @@ def test_run_report_names_what_xpt_changed(tmp_path):
     assert summary.trials == len(list(LEGACY_XML.glob("*.xml")))
     assert any("long values split into TSVAL1..n" in note and "xpt_changes.csv" in note for note in summary.notes)
     assert all(isinstance(r.result, Trial) for r in pipeline.read([LEGACY_XML]))
+
+
+def test_define_xml_escapes_text_and_attributes():
+    (trial,) = pipeline.trials([LEGACY_XML / "NCT00023673.xml"])
+    title = 'A & B <C> "D"\n\x01 \u2265 5'
+    xml = define_xml(dataset(ts_rows(trial)), 'S&"1<', title)
+    doc = etree.fromstring(xml)
+    ns = {"odm": "http://www.cdisc.org/ns/odm/v1.3"}
+    # a character XML cannot hold becomes U+FFFD; everything else comes back as it was
+    assert doc.find(".//odm:StudyDescription", ns).text == 'A & B <C> "D"\n\ufffd \u2265 5'
+    assert doc.get("FileOID") == 'DEFINE.S&"1<.TS' and doc.find(".//odm:StudyName", ns).text == 'S&"1<'
+    assert define_schema().validate(doc), define_schema().error_log

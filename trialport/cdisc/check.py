@@ -1,4 +1,4 @@
-"""The TS rules a conformance checker applies, run on a written ts.xpt (read back with pyreadstat)."""
+"""The TS rules a conformance checker applies, run on a written ts.xpt (read back with our XPORT v5 reader)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 from trialport.cdisc.dataset import LIMIT
 from trialport.cdisc.terminology import parameters
+from trialport.cdisc.xpt import read_xpt
 
 ISO_DATE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
 NULL_FLAVOURS = {"NI", "NA", "UNK", "ASKU", "NASK", "PINF", "NINF", "OTH", "MSK", "QS", "NAV", "TRC"}
@@ -45,13 +46,11 @@ def check_rows(rows: list[dict]) -> list[str]:
 
 def check_xpt(path: Path) -> list[str]:
     """Problems in one ts.xpt; a file that cannot be read is one problem, not a crash."""
-    import pyreadstat
-
     try:
-        frame, _ = pyreadstat.read_xport(str(path))
-    except Exception as error:  # pyreadstat raises its own ReadstatError and OSError alike
+        columns, rows = read_xpt(Path(path).read_bytes())
+    except (OSError, ValueError) as error:
         return [f"not a readable SAS XPORT file: {error}"]
-    missing = {"STUDYID", "TSSEQ", "TSPARMCD", "TSPARM", "TSVAL", "TSVALNF", "TSVALCD", "TSVCDREF"} - set(frame)
+    missing = {"STUDYID", "TSSEQ", "TSPARMCD", "TSPARM", "TSVAL", "TSVALNF", "TSVALCD", "TSVCDREF"} - set(columns)
     if missing:
         return [f"not a TS dataset: no {', '.join(sorted(missing))}"]
-    return check_rows(frame.fillna("").to_dict("records"))
+    return check_rows([{name: "" if value is None else value for name, value in row.items()} for row in rows])

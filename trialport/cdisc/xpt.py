@@ -160,3 +160,64 @@ def _namestr(number: int, name: str, label: str, length: int, is_number: bool, p
 def _padded(data: bytes) -> bytes:
     """``data`` blank-padded to a whole number of 80-byte records."""
     return data + b" " * (-len(data) % RECORD)
+
+
+_LIBRARY = b"HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!"
+_MEMBER = b"HEADER RECORD*******MEMBER  HEADER RECORD!!!!!!!"
+_MISSING_CODES = frozenset(b"._ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def number_from_ibm(word: bytes) -> float | None:
+    """An IBM double of 2 to 8 bytes as a float; SAS's missing values (".", "._", ".A" to ".Z") as None."""
+    word = word.ljust(8, b"\0")
+    if word[0] in _MISSING_CODES and not any(word[1:]):
+        return None
+    mantissa = int.from_bytes(word[1:], "big")
+    value = math.ldexp(mantissa, 4 * ((word[0] & 0x7F) - 64) - 56)
+    return -value if word[0] & 0x80 else value
+
+
+def read_xpt(data: bytes) -> tuple[list[str], list[dict[str, Any]]]:
+    """The first dataset of an XPORT v5 file: its variable names and its rows (text without trailing blanks,
+    numbers as float, missing numbers as None). Raises ValueError on anything that is not such a file."""
+    if not data.startswith(_LIBRARY) or data[3 * RECORD : 3 * RECORD + len(_MEMBER)] != _MEMBER:
+        raise ValueError("no SAS XPORT v5 library and member headers")
+    member = 3 * RECORD
+    size = int(data[member + 74 : member + 78])  # 140, or 136 from VAX/VMS
+    namestr_header = member + 4 * RECORD
+    if b"NAMESTR HEADER" not in data[namestr_header : namestr_header + RECORD] or size not in (136, 140):
+        raise ValueError("no NAMESTR header where XPORT v5 puts it")
+    count = int(data[namestr_header + 54 : namestr_header + 58])
+    start = namestr_header + RECORD
+    variables = []
+    for number in range(count):
+        record = data[start + number * size : start + (number + 1) * size]
+        if len(record) < 88:
+            raise ValueError("the file ends inside its variable descriptions")
+        kind, _, length, _ = struct.unpack(">hhhh", record[:8])
+        (position,) = struct.unpack(">i", record[84:88])
+        name = record[8:16].decode("ascii").rstrip()
+        if kind not in (1, 2) or length < 1 or position < 0:
+            raise ValueError(f"variable {name!r} has an unreadable description")
+        variables.append((name, kind == 1, position, length))
+    observations = start + -(-count * size // RECORD) * RECORD
+    if not data[observations : observations + RECORD].startswith(b"HEADER RECORD*******OBS     HEADER RECORD"):
+        raise ValueError("no OBS header after the variable descriptions")
+    end = data.find(_MEMBER, observations)
+    body = data[observations + RECORD : len(data) if end < 0 else end]
+    width = max((position + length for _, _, position, length in variables), default=0)
+    rows_count = len(body) // width if width else 0
+    while (
+        rows_count
+        and len(body) - (rows_count - 1) * width < RECORD
+        and not body[(rows_count - 1) * width : rows_count * width].strip(b" ")
+    ):
+        rows_count -= 1  # a blank row inside the final record's padding is padding
+    rows = []
+    for offset in range(0, rows_count * width, width):
+        row: dict[str, Any] = {}
+        for name, is_number, position, length in variables:
+            cell = body[offset + position : offset + position + length]
+            row[name] = number_from_ibm(cell) if is_number else cell.rstrip(b" ").decode("latin-1")
+        rows.append(row)
+    return [v[0] for v in variables], rows
