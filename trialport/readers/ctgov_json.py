@@ -13,6 +13,7 @@ import io
 import json
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -68,6 +69,9 @@ class CtgovJsonReader:
     def read(self, path: Path) -> Iterator[ReadResult]:
         if zipfile.is_zipfile(path):
             yield from read_zip(path)
+            return
+        if _is_damaged_zip(path):
+            yield Rejection(str(path), None, "a .zip without its central directory (truncated or damaged)")
             return
         if _is_utf16(path):  # saved by a Windows editor: re-encoded as UTF-8, then read as any other
             if (size := path.stat().st_size) > WHOLE_FILE_LIMIT:
@@ -165,6 +169,11 @@ def _skip(text: str, index: int) -> int:
     return index
 
 
+def _is_damaged_zip(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(4) == b"PK\x03\x04" and not zipfile.is_zipfile(path)
+
+
 def _is_utf16(path: Path) -> bool:
     with open(path, "rb") as handle:
         return handle.read(2) in _UTF16
@@ -184,8 +193,17 @@ def _zip_documents(path: Path) -> Iterator[tuple[str, bytes | str]]:
             if member.file_size > ZIP_MEMBER_LIMIT:
                 yield member.filename, f"member of {member.file_size:,} bytes exceeds the limit"
                 continue
-            with archive.open(member) as handle:
-                data = handle.read(ZIP_MEMBER_LIMIT + 1)
+            try:
+                with archive.open(member) as handle:
+                    data = handle.read(ZIP_MEMBER_LIMIT + 1)
+            except (
+                zipfile.BadZipFile,
+                zlib.error,
+                NotImplementedError,
+                RuntimeError,
+            ) as error:  # RuntimeError: encrypted
+                yield member.filename, f"unreadable member: {error}"
+                continue
             if len(data) > ZIP_MEMBER_LIMIT:  # the header lied about the size: a zip bomb
                 yield member.filename, "member expands past the size limit"
                 continue
