@@ -15,7 +15,7 @@ import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pydantic import ValidationError
 
@@ -73,17 +73,25 @@ class CtgovCsvReader:
 
     def read(self, path: Path) -> Iterator[ReadResult]:
         with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
-            header_line = handle.readline()
-            handle.seek(0)
-            delimiter = "\t" if header_line.count("\t") > header_line.count(",") else ","
-            rows = csv.reader(handle, delimiter=delimiter)
-            header = next(rows)
-            index = {meaning: _column(header, names) for meaning, names in COLUMNS.items()}
-            legacy = index["outcome_titles"] is not None
-            for number, row in enumerate(rows, 2):  # spreadsheet row numbers: the header is row 1
-                if not any(cell.strip() for cell in row):
-                    continue
-                yield _row(row, header, index, legacy, str(path), number)
+            yield from parse(handle, str(path))
+
+
+def parse(handle: IO[str], path: str) -> Iterator[ReadResult]:
+    """Every row of a CSV export open as text (seekable, opened with ``newline=""``), header first."""
+    header_line = handle.readline()
+    handle.seek(0)
+    delimiter = "\t" if header_line.count("\t") > header_line.count(",") else ","
+    rows = csv.reader(handle, delimiter=delimiter)
+    header = next(rows, None)
+    if not header:
+        yield Rejection(path, None, "no header row")
+        return
+    index = {meaning: _column(header, names) for meaning, names in COLUMNS.items()}
+    legacy = index["outcome_titles"] is not None
+    for number, row in enumerate(rows, 2):  # spreadsheet row numbers: the header is row 1
+        if not any(cell.strip() for cell in row):
+            continue
+        yield _row(row, header, index, legacy, path, number)
 
 
 def _column(header: list[str], names: tuple[str, ...]) -> int | None:
