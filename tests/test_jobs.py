@@ -57,7 +57,7 @@ def report_of(out: Path) -> dict:
 
 
 def test_jobs_2_writes_the_bytes_of_jobs_1_in_every_format(tmp_path, monkeypatch):
-    monkeypatch.setattr(ctgov_json, "BATCH_LINES", 5)  # the JSON Lines file in several batches
+    monkeypatch.setattr(ctgov_json, "BATCH_BYTES", 50_000)  # the JSON Lines file in many batches
     source, ids = jsonl_with_a_bad_line(tmp_path)
     formats = list(plugins.exporters())
     assert {"fhir", "json"} <= set(formats)
@@ -76,7 +76,7 @@ def test_jobs_2_writes_the_bytes_of_jobs_1_in_every_format(tmp_path, monkeypatch
 
 
 def test_a_bad_line_is_rejected_by_number_and_the_rest_converts_in_order(tmp_path, monkeypatch):
-    monkeypatch.setattr(ctgov_json, "BATCH_LINES", 4)
+    monkeypatch.setattr(ctgov_json, "BATCH_BYTES", 30_000)
     source, ids = jsonl_with_a_bad_line(tmp_path)
     records = []
     report = pipeline.convert([source], tmp_path / "out", ["json"], on_record=records.append, jobs=2)

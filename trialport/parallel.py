@@ -25,6 +25,7 @@ from trialport.plugins import readers as installed_readers
 from trialport.readers.base import Reader, ReadResult, Rejection
 
 WHOLE = None  # the batch that means "the whole file, through ``reader.read``"
+START_METHOD = "forkserver"  # how workers start (multiprocessing); "fork" starts faster where no threads run
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class Failure(NamedTuple):
     reason: str
 
 
-def split_work(exporter: type[Exporter]) -> bool:
+def renders_apart(exporter: type[Exporter]) -> bool:
     """Whether ``exporter`` does its per-trial work in ``render``; one that overrides ``write`` gets the Trial."""
     return exporter.write is Exporter.write
 
@@ -71,7 +72,7 @@ class Converter:
     def __init__(self, formats: Sequence[str], options: dict[str, Any], keep_trials: bool) -> None:
         self.readers = {reader.name: reader for reader in installed_readers()}
         available = installed_exporters()
-        self.exporters = [(available[name], split_work(available[name])) for name in formats]
+        self.exporters = [(available[name], renders_apart(available[name])) for name in formats]
         self.options = options
         self.keep_trials = keep_trials
 
@@ -86,7 +87,7 @@ class Converter:
             batch_read = getattr(reader, "read_batch", None)
             results = iter(reader.read(unit.path) if unit.batch is WHOLE else batch_read(unit.path, unit.batch))
         except Exception as error:
-            yield Failure(_failed(reader, error))
+            yield Failure(reader_failed(reader, error))
             return
         while True:
             try:
@@ -94,7 +95,7 @@ class Converter:
             except StopIteration:
                 return
             except Exception as error:  # a reader bug or a broken file must not stop the batch
-                yield Failure(_failed(reader, error))
+                yield Failure(reader_failed(reader, error))
                 return
             yield self.outcome(result)
 
@@ -106,11 +107,11 @@ class Converter:
         return Outcome(kept, rendered)
 
 
-def _failed(reader: Reader, error: Exception) -> str:
+def reader_failed(reader: Reader, error: Exception) -> str:
     return f"{reader.name} reader failed: {type(error).__name__}: {error}"
 
 
-Settled = tuple[Path, str, Rejection]  # a file settled before any reading: unreadable, or no reader takes it
+Settled = tuple[Path, str, "Rejection | Failure"]  # settled in the writing process: no reader, or cutting failed
 Work = Unit | Settled
 Sink = Callable[[Path, str, "Outcome | Failure"], None]
 
@@ -121,7 +122,12 @@ def run_in_process(work: Iterable[Work], converter: Converter, sink: Sink) -> No
             for item in converter.outcomes(unit):
                 sink(unit.path, unit.reader, item)
         else:
-            sink(unit[0], unit[1], Outcome(unit[2], None))
+            _settled(unit, sink)
+
+
+def _settled(unit: Settled, sink: Sink) -> None:
+    path, reader, item = unit
+    sink(path, reader, item if isinstance(item, Failure) else Outcome(item, None))
 
 
 def run_in_pool(
@@ -152,19 +158,20 @@ def run_in_pool(
 
 def _settle(unit: Work, future: Future[list[Outcome | Failure]] | None, local: Converter, sink: Sink) -> None:
     if not isinstance(unit, Unit):
-        sink(unit[0], unit[1], Outcome(unit[2], None))
+        _settled(unit, sink)
         return
     for item in local.outcomes(unit) if future is None else future.result():
         sink(unit.path, unit.reader, item)
 
 
 def _context() -> multiprocessing.context.BaseContext:
-    """forkserver: workers fork from a clean server that has trialport imported (fast to start, no locks
-    or open output files inherited from the writing process, and no re-import of the caller's script)."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["trialport.parallel", "trialport.warm"])
+    """``START_METHOD``; by default forkserver: workers fork from a clean server that has loaded trialport and
+    every plugin once (quick to start, and no threads, locks or open output files inherited from the writing
+    process). Like spawn it imports the caller's main module, so a script needs ``if __name__ == "__main__":``."""
+    method = START_METHOD if START_METHOD in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    if method == "forkserver":
+        context.set_forkserver_preload(["trialport.parallel", "trialport.warm"])
     return context
 
 

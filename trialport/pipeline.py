@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from trialport import parallel
 from trialport.exporters.base import Exporter
 from trialport.model import Trial
-from trialport.parallel import WHOLE, Converted, Converter, Failure, Outcome, Unit, Work, run_in_pool, run_in_process
-from trialport.parallel import split_work as renders_apart
+from trialport.parallel import Converted, Failure, Outcome, Unit, Work
 from trialport.plugins import exporters as installed_exporters
 from trialport.plugins import readers as installed_readers
 from trialport.readers.base import Reader, ReadResult, Rejection, can_batch
@@ -108,13 +108,13 @@ def units(paths: Iterable[str | Path]) -> Iterator[Work]:
         if isinstance(reader, Rejection):
             yield path, "-", reader
         elif not can_batch(reader):
-            yield Unit(path, reader.name, WHOLE, local=_large(path))
+            yield Unit(path, reader.name, parallel.WHOLE, local=_large(path))
         else:
             try:
                 for batch in reader.batches(path):  # type: ignore[attr-defined]
-                    yield Unit(path, reader.name, batch, local=batch is WHOLE and _large(path))
+                    yield Unit(path, reader.name, batch, local=batch is parallel.WHOLE and _large(path))
             except Exception as error:  # cutting failed part-way: say so, go on with the next file
-                yield path, reader.name, Rejection(str(path), None, f"{reader.name} reader failed: {error}")
+                yield path, reader.name, Failure(parallel.reader_failed(reader, error))
 
 
 def _large(path: Path) -> bool:
@@ -147,7 +147,7 @@ def convert(
     out = Path(out_dir)
     report = RunReport()
     writers: list[Exporter] = [available[name](out, options) for name in formats]
-    apart = [renders_apart(type(writer)) for writer in writers]
+    apart = [parallel.renders_apart(type(writer)) for writer in writers]
 
     def take(path: Path, reader: str, item: Outcome | Failure) -> None:
         if isinstance(item, Failure):  # the reader raised: the records before it stand
@@ -164,9 +164,10 @@ def convert(
 
     try:
         if jobs == 1:
-            run_in_process(units(paths), Converter(formats, dict(options or {}), keep_trials=True), take)
+            converter = parallel.Converter(formats, dict(options or {}), keep_trials=True)
+            parallel.run_in_process(units(paths), converter, take)
         else:
-            run_in_pool(units(paths), formats, dict(options or {}), jobs, take)
+            parallel.run_in_pool(units(paths), formats, dict(options or {}), jobs, take)
     except BaseException:
         for writer in writers:
             writer.abort()

@@ -34,7 +34,7 @@ WHOLE_FILE_LIMIT = 64 * 1024 * 1024
 ZIP_MEMBER_LIMIT = 256 * 1024 * 1024  # uncompressed bytes one study file may have in a bulk .zip
 _BOM = b"\xef\xbb\xbf"
 _UTF16 = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-BATCH_LINES = 200  # JSON Lines lines per batch under ``convert --jobs``
+BATCH_BYTES = 2 * 1024 * 1024  # JSON Lines per batch under ``convert --jobs``: this much, then to the line's end
 BATCH_MEMBERS = 100  # bulk .zip members per batch
 
 
@@ -84,8 +84,8 @@ class CtgovJsonReader:
             yield from read_stream(handle, str(path), path.stat().st_size)
 
     def batches(self, path: Path) -> Iterator[Lines | Members | None]:
-        """JSON Lines as runs of ``BATCH_LINES`` lines; a bulk .zip as runs of ``BATCH_MEMBERS`` members, their bytes
-        read here (reopening a 500,000-member archive for each batch would cost more); else ``None``: the whole file."""
+        """JSON Lines as runs of whole lines of about ``BATCH_BYTES``; a bulk .zip as runs of ``BATCH_MEMBERS`` members,
+        their bytes read here (reopening a 500,000-member archive per batch would cost more); else ``None``: whole."""
         if zipfile.is_zipfile(path):
             documents = _zip_documents(path)
             while run := tuple(islice(documents, BATCH_MEMBERS)):
@@ -96,16 +96,11 @@ class CtgovJsonReader:
                 yield None
                 return
             start, first = 0, 1
-            while True:
-                size = count = 0
-                for line in handle:
-                    size, count = size + len(line), count + 1
-                    if count == BATCH_LINES:
-                        break
-                if not count:
-                    return
-                yield Lines(start, size, first)
-                start, first = start + size, first + count
+            while chunk := handle.read(BATCH_BYTES):
+                if not chunk.endswith(b"\n"):
+                    chunk += handle.readline()  # to the end of the line (or of the file)
+                yield Lines(start, len(chunk), first)
+                start, first = start + len(chunk), first + chunk.count(b"\n") + (not chunk.endswith(b"\n"))
 
     def read_batch(self, path: Path, batch: Lines | Members | None) -> Iterator[ReadResult]:
         if batch is None:
