@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from itertools import repeat
+from itertools import chain, repeat
 from typing import Any
 
 from trialport.cdisc.ascii import transliterate
@@ -58,7 +58,7 @@ def split(text: str, limit: int = LIMIT) -> list[str]:
 
 def _clean(text: str) -> bool:
     """True when ``text`` is one line of ASCII without doubled spaces, nor a space next to a ``|`` or at an end.
-    Run on a row's values joined with ``|``, it says (in one pass) that no value needs changing."""
+    Run on values joined with ``|``, it says in one pass that none of them needs changing."""
     return (
         text.isascii()
         and text.isprintable()
@@ -75,8 +75,9 @@ def dataset(rows: list[dict[str, Any]]) -> Dataset:
     changes: list[Change] = []
     ready = []
     extra = 0
+    every_row_clean = _clean("|".join(map(str, chain.from_iterable(map(dict.values, rows)))))
     for row in rows:
-        if not _clean("|".join(map(str, row.values()))):
+        if not every_row_clean and not _clean("|".join(map(str, row.values()))):
             row = _flattened(row, changes)
         if len(row["TSVAL"]) > LIMIT:
             row = dict(row)
