@@ -221,6 +221,8 @@ def _zip_studies(path: str, documents: Iterator[tuple[str, bytes | str]]) -> Ite
 def studies_in(document: Any, path: str, record: str | None) -> Iterator[ReadResult]:
     """Every study in a parsed JSON document, whatever container it came in."""
     if isinstance(document, list):
+        if not document and record is not None:  # an item that holds nothing is still an item: say so
+            yield Rejection(path, record, "an empty JSON array, not a study")
         for index, item in enumerate(document, 1):
             yield from studies_in(item, path, record or f"#{index}")
     elif not isinstance(document, dict):
@@ -231,9 +233,14 @@ def studies_in(document: Any, path: str, record: str | None) -> Iterator[ReadRes
         for index, item in enumerate(document["studies"], 1):
             yield from studies_in(item, path, f"#{index}")
     elif "FullStudiesResponse" in document:
-        full = document["FullStudiesResponse"].get("FullStudies") or []
+        response = document["FullStudiesResponse"]
+        full = (response.get("FullStudies") if isinstance(response, dict) else None) or []
+        if not isinstance(full, list):
+            yield Rejection(path, record, f"FullStudiesResponse.FullStudies is a {type(full).__name__}, not a list")
+            return
         for index, item in enumerate(full, 1):
-            yield study(item.get("Study", item), path, f"#{index}", "ctgov-classic")
+            inner = item.get("Study", item) if isinstance(item, dict) else item
+            yield study(inner, path, f"#{index}", "ctgov-classic")
     elif "ProtocolSection" in document or "Study" in document:
         yield study(document.get("Study", document), path, record, "ctgov-classic")
     else:
@@ -289,9 +296,13 @@ def _incremental(handle: IO[bytes], path: str) -> Iterator[ReadResult]:
 def _starts_json_lines(handle: IO[bytes]) -> bool:
     """A first line that is a whole JSON object with more after it: JSON Lines. Leaves ``handle`` at the start."""
     first_line = handle.readline()
-    rest_starts = handle.read(1)
+    more = False
+    while chunk := handle.read(65536):  # the next line may start with (or be only) whitespace
+        if chunk.strip():
+            more = True
+            break
     handle.seek(0)
-    return bool(rest_starts.strip()) and _is_json_object(first_line)
+    return more and _is_json_object(first_line)
 
 
 def _is_json_object(line: bytes) -> bool:

@@ -35,7 +35,7 @@ class FhirReader:
     def read(self, path: Path) -> Iterator[ReadResult]:
         with open(path, "rb") as handle:
             first = handle.readline()
-            more = handle.read(1).strip()
+            more = handle.read(65536).strip()  # NDJSON: the next line may start with whitespace
             handle.seek(0)
             if more and first.strip().endswith(b"}"):  # NDJSON: one resource a line
                 for number, line in enumerate(handle, 1):
