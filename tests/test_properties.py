@@ -162,3 +162,55 @@ def test_a_ragged_csv_row_between_two_rows(folder, cells):
     (bad,) = [r for r in results if isinstance(r, Rejection)]
     assert f"row 3 has {len(cells)} cells" in bad.reason
     assert bad.record in (cells[0].strip(), "row 3")
+
+
+@pytest.fixture(scope="module")
+def fhir_studies(folder) -> list[dict]:
+    """Two real studies as FHIR R5 ResearchStudy resources, made by the exporter's builder."""
+    from trialport.fhir.build import resources
+
+    path = folder / "real.json"
+    path.write_bytes(orjson.dumps(REAL))
+    return [resources(record.result, "R5")[0] for record in read_file(path)]
+
+
+@SETTINGS
+@given(bad=JSON_LIKE.map(json.dumps) | st.text(min_size=1, max_size=200))
+def test_a_bad_ndjson_line_between_two_fhir_studies(folder, fhir_studies, bad):
+    bad = bad.replace("\n", " ").strip() or "?"
+    lines = [orjson.dumps(fhir_studies[0]), bad.encode(), orjson.dumps(fhir_studies[1])]
+    path = folder / "three.ndjson"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    results = read(path)
+    trials = [r for r in results if isinstance(r, Trial)]
+    assert [trials[0].id, trials[-1].id] == [nct(REAL[0]), nct(REAL[1])]
+    assert all(r.record == "line 2" for r in results[1:-1])  # a ResearchStudy line may convert, anything else not
+
+
+XLSX_VALUES = st.none() | INTEGERS.filter(lambda i: abs(i) < 2**53) | st.floats(allow_nan=False, allow_infinity=False)
+XLSX_VALUES |= st.text(st.characters(blacklist_categories=["Cs", "Cc"]), max_size=30) | st.sampled_from(
+    ["=1+1", '=HYPERLINK("http://127.0.0.1:9","x")', "=A1", "primary", "secondary", "#REF!"]
+)
+
+
+@settings(SETTINGS, max_examples=15)  # a workbook is saved and opened each time
+@given(values=st.lists(XLSX_VALUES, min_size=15, max_size=15))
+def test_any_cell_values_in_an_endpoints_row(folder, values):
+    """One Endpoints row overwritten with generated values (formulas among them): only that row may fail."""
+    import warnings
+
+    from conftest import ROOT
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(ROOT / "examples" / "out" / "endpoints.xlsx")
+    sheet = workbook["Endpoints"]
+    trials = {row[1] for row in sheet.iter_rows(min_row=2, values_only=True)}
+    for column, value in enumerate(values, 1):
+        sheet.cell(row=2, column=column, value=value)
+    path = folder / "edited.xlsx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        workbook.save(path)
+        results = read(path)
+    assert {r.id for r in results if isinstance(r, Trial)} >= trials - {values[1]} - {None}
+    assert all(r.record == "Endpoints row 2" for r in results if isinstance(r, Rejection))
