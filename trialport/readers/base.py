@@ -81,7 +81,7 @@ def decode_text(data: bytes) -> tuple[str, str | None]:
     Returns the text and, when it was not UTF-8, a note saying which encoding was assumed.
     """
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16"), "decoded as UTF-16 (byte-order mark)"
+        return data.decode("utf-16", errors="replace"), "decoded as UTF-16 (byte-order mark)"
     try:
         return data.decode("utf-8-sig"), None
     except UnicodeDecodeError as error:

@@ -55,6 +55,8 @@ def parse(data: bytes, path: str) -> ReadResult:
         lines.pop()
     while lines and not lines[0].strip():
         lines.pop(0)
+    if not lines:  # only a byte-order mark, or whitespace in UTF-16
+        return Rejection(path, None, "empty file")
     title, body = lines[0].strip(), lines[1:]
     found = segment(body)
     if len(title) > MAX_TITLE and not ({"interventions", "primary", "secondary"} & found.roles.keys()):
