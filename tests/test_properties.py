@@ -69,7 +69,7 @@ def nct(study: dict) -> str:
 def read(path: Path) -> list[Trial | Rejection]:
     """Every result of one file, each checked: a Trial, or a Rejection naming this file with a reason that
     comes from the reader itself (not the pipeline's last-resort catch of a reader that raised)."""
-    results = [record.result for record in read_file(path)]  # none for a header-only CSV or an empty array
+    results = [record.result for record in read_file(path)]  # none for an empty JSON array
     for result in results:
         assert isinstance(result, Trial | Rejection)
         if isinstance(result, Rejection):

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from trialport.model import Diagnostic, Source
 from trialport.readers import ctgov_v2
 from trialport.readers.assemble import assemble
-from trialport.readers.base import ReadResult, Rejection, sha256
+from trialport.readers.base import ReadResult, Rejection, Skipped, sha256
 from trialport.readers.ctgov_values import nonempty
 from trialport.readers.flattened import interventions, outcomes_module
 
@@ -88,10 +88,14 @@ def parse(handle: IO[str], path: str) -> Iterator[ReadResult]:
         return
     index = {meaning: _column(header, names) for meaning, names in COLUMNS.items()}
     legacy = index["outcome_titles"] is not None
+    count = 0
     for number, row in enumerate(rows, 2):  # spreadsheet row numbers: the header is row 1
         if not any(cell.strip() for cell in row):
             continue
+        count += 1
         yield _row(row, header, index, legacy, path, number)
+    if not count:  # the file is still accounted for in the run report
+        yield Skipped(path, None, "no rows after the header")
 
 
 def _column(header: list[str], names: tuple[str, ...]) -> int | None:
