@@ -117,7 +117,7 @@ def xpt_bytes(
         namestrs.append(_namestr(number, column, labels.get(column, ""), length, is_number, position))
         position += length
     template = _template(tuple(lengths), tuple(numeric))
-    observations = "".join([template(*row) for row in zip(*cells, strict=True)])
+    observations = "".join(map(template, *cells))  # the columns are of one length (checked above)
     descriptors = _padded(b"".join(namestrs))
     return head + descriptors + _header("OBS").encode("ascii") + _padded(observations.encode("latin-1"))
 
