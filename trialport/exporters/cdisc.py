@@ -3,6 +3,9 @@
 
 What XPT's rules changed (characters transliterated, long values split) is listed row by row in
 ``cdisc/xpt_changes.csv`` and counted in the run report.
+
+``render`` builds a study's files as bytes (so ``convert --jobs`` can do it in worker processes);
+``write_rendered`` only writes them: the study's folder appears whole, or its files are replaced one by one.
 """
 
 from __future__ import annotations
