@@ -5,6 +5,7 @@ collaborator, referenced. Ids are stable: the trial id, and a hash of the organi
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import Any
 
 from trialport.fhir.codes import (
@@ -26,11 +27,12 @@ from trialport.fhir.codes import (
     XVER,
 )
 from trialport.mapping.terminology import intervention_types
-from trialport.model import Coding, Outcome, Trial
+from trialport.model import Coding, Design, Outcome, Trial
 
 Resource = dict[str, Any]
 
 
+@lru_cache(maxsize=16384)  # sponsors and collaborators recur across many trials
 def organization_id(name: str) -> str:
     return "org-" + hashlib.sha256(name.casefold().encode("utf-8")).hexdigest()[:16]
 
@@ -46,8 +48,21 @@ def resources(trial: Trial, version: str) -> list[Resource]:
     return [study, *(organization(name) for name in dict.fromkeys(parties))]
 
 
+# The builders below write each dict out in full rather than through small helpers, and leave out an
+# empty element as they go (where _drop_empty would filter it after): this runs once a trial, and
+# the output is the same, key for key and in the same order.
+
+
 def _coding(c: Coding) -> dict[str, str]:
-    return {k: v for k, v in (("system", c.system), ("code", c.code), ("display", c.display)) if v}
+    """system, code and display, each when not empty."""
+    coding = {}
+    if c.system:
+        coding["system"] = c.system
+    if c.code:
+        coding["code"] = c.code
+    if c.display:
+        coding["display"] = c.display
+    return coding
 
 
 def _concept(text: str | None = None, codings: list[dict[str, str]] | None = None) -> dict[str, Any]:
@@ -62,10 +77,10 @@ def _concept(text: str | None = None, codings: list[dict[str, str]] | None = Non
 def _identifiers(trial: Trial) -> list[dict[str, Any]]:
     found = []
     for identifier in trial.identifiers:
-        entry: dict[str, Any] = {"value": identifier.value}
         if identifier.type == "NCT":
-            entry |= {"system": NCT_SYSTEM, "use": "official"}
+            entry: dict[str, Any] = {"value": identifier.value, "system": NCT_SYSTEM, "use": "official"}
         else:
+            entry = {"value": identifier.value}
             if identifier.type:
                 entry["type"] = {"text": identifier.type}
             if identifier.system:
@@ -90,20 +105,28 @@ def _purpose(trial: Trial, version: str) -> dict[str, Any] | None:
 
 
 def _period(trial: Trial) -> dict[str, str] | None:
-    period = {"start": trial.dates.start, "end": trial.dates.completion}
-    return {k: v for k, v in period.items() if v} or None
+    dates = trial.dates
+    period = {}
+    if dates.start:
+        period["start"] = dates.start
+    if dates.completion:
+        period["end"] = dates.completion
+    return period or None
 
 
-def _time_frame(outcome: Outcome) -> list[dict[str, Any]]:
-    if not outcome.time_frame:
-        return []
-    return [{"url": TIME_FRAME_EXTENSION, "valueString": outcome.time_frame.text}]
+# "allocation: RANDOMIZED": each design field's label, in the model's field order
+_DESIGN_LABELS = tuple((name, name.replace("_", " ")) for name in Design.model_fields)
 
 
 def _design(trial: Trial) -> list[dict[str, Any]]:
     """Study type and design as text concepts ("allocation: RANDOMIZED"), read back by ``fhir.read``."""
-    parts = {"study_type": trial.study_type, **(trial.design.model_dump() if trial.design else {})}
-    return [_concept(f"{name.replace('_', ' ')}: {value}") for name, value in parts.items() if value]
+    found = [{"text": f"study type: {trial.study_type}"}] if trial.study_type else []
+    design = trial.design
+    if design:
+        for name, label in _DESIGN_LABELS:
+            if value := getattr(design, name):
+                found.append({"text": f"{label}: {value}"})
+    return found
 
 
 def _focus_concept(intervention) -> dict[str, Any]:
@@ -122,84 +145,102 @@ def cell_therapy_concepts(trial: Trial) -> list[dict[str, Any]]:
 
 
 def _drop_empty(resource: Resource) -> Resource:
-    return {k: v for k, v in resource.items() if v not in (None, [], {}, "")}
+    return {k: v for k, v in resource.items() if v or v not in (None, [], {}, "")}
+
+
+def _arm(arm) -> dict[str, Any]:
+    group: dict[str, Any] = {}
+    if arm.label:
+        group["name"] = arm.label
+    if arm.type:
+        group["type"] = {"text": arm.type}
+    if arm.description:
+        group["description"] = arm.description
+    return group
+
+
+def _outcome(outcome: Outcome) -> dict[str, Any]:
+    measure: dict[str, Any] = {}
+    if outcome.time_frame:
+        measure["extension"] = [{"url": TIME_FRAME_EXTENSION, "valueString": outcome.time_frame.text}]
+    if outcome.measure:
+        measure["name"] = outcome.measure
+    measure["type"] = [{"coding": [{"system": OBJECTIVE_TYPE_SYSTEM, "code": OUTCOME_TYPES[outcome.kind]}]}]
+    if outcome.description:
+        measure["description"] = outcome.description
+    return measure
 
 
 def research_study_r5(trial: Trial) -> Resource:
+    # Every element is a str, list or dict (or None), so "not empty" is plain truth.
+    study: Resource = {"resourceType": "ResearchStudy"}
+    if trial.id:
+        study["id"] = trial.id
+    if trial.identifiers:
+        study["identifier"] = _identifiers(trial)
+    if trial.title:
+        study["title"] = trial.title
     labels = []
     if trial.official_title:
         labels.append(
-            {"type": _concept(None, [{"system": TITLE_TYPE_SYSTEM, "code": "official"}]), "value": trial.official_title}
+            {"type": {"coding": [{"system": TITLE_TYPE_SYSTEM, "code": "official"}]}, "value": trial.official_title}
         )
     if trial.acronym:
-        labels.append(
-            {"type": _concept(None, [{"system": TITLE_TYPE_SYSTEM, "code": "acronym"}]), "value": trial.acronym}
-        )
-    state = STATES.get(trial.status or "")
-    progress = (
-        [{"state": _concept(trial.status, [{"system": STATE_SYSTEM, "code": state}]), "actual": True}] if state else []
-    )
-    enrollment = trial.enrollment
-    recruitment = None
-    if enrollment and enrollment.count is not None:
-        key = "actualNumber" if enrollment.type == "ACTUAL" else "targetNumber"
-        recruitment = {key: enrollment.count}
-    parties = [("lead-sponsor", trial.sponsor)] + [("collaborator", c) for c in trial.collaborators]
+        labels.append({"type": {"coding": [{"system": TITLE_TYPE_SYSTEM, "code": "acronym"}]}, "value": trial.acronym})
+    if labels:
+        study["label"] = labels
+    study["status"] = "active"
+    if trial.brief_summary:
+        study["descriptionSummary"] = trial.brief_summary
+    if trial.detailed_description:
+        study["description"] = trial.detailed_description
+    if trial.conditions:
+        study["condition"] = [_concept(c.name, [_coding(x) for x in c.codes]) for c in trial.conditions]
+    if trial.keywords:
+        study["keyword"] = [{"text": k} if k else {} for k in trial.keywords]
+    if trial.interventions:
+        study["focus"] = [{"concept": _focus_concept(i)} for i in trial.interventions]
+    if phase := _phase(trial, "R5"):
+        study["phase"] = phase
+    if purpose := _purpose(trial, "R5"):
+        study["primaryPurposeType"] = purpose
+    if design := _design(trial):
+        study["studyDesign"] = design
     types = intervention_types()
-    return _drop_empty(
-        {
-            "resourceType": "ResearchStudy",
-            "id": trial.id,
-            "identifier": _identifiers(trial),
-            "title": trial.title,
-            "label": labels,
-            "status": "active",
-            "descriptionSummary": trial.brief_summary,
-            "description": trial.detailed_description,
-            "condition": [_concept(c.name, [_coding(x) for x in c.codes] or None) for c in trial.conditions],
-            "keyword": [_concept(k) for k in trial.keywords],
-            "focus": [{"concept": _focus_concept(i)} for i in trial.interventions],
-            "phase": _phase(trial, "R5"),
-            "primaryPurposeType": _purpose(trial, "R5"),
-            "studyDesign": _design(trial),
-            "classifier": [
-                _concept(None, [{"system": FOCUS_TYPE_SYSTEM, "code": code}])
-                for code in dict.fromkeys(
-                    types[i.type]["fhir_focus_code"] for i in trial.interventions if i.type in types
-                )
-            ]
-            + cell_therapy_concepts(trial),
-            "progressStatus": progress,
-            "recruitment": recruitment,
-            "period": _period(trial),
-            "associatedParty": [
-                {
-                    "name": name,
-                    "role": _concept(None, [{"system": PARTY_ROLE_SYSTEM, "code": role}]),
-                    "party": {"reference": f"Organization/{organization_id(name)}", "display": name},
-                }
-                for role, name in parties
-                if name
-            ],
-            "comparisonGroup": [
-                _drop_empty(
-                    {"name": a.label, "type": _concept(a.type) if a.type else None, "description": a.description}
-                )
-                for a in trial.arms
-            ],
-            "outcomeMeasure": [
-                _drop_empty(
-                    {
-                        "extension": _time_frame(o),
-                        "name": o.measure,
-                        "type": [_concept(None, [{"system": OBJECTIVE_TYPE_SYSTEM, "code": OUTCOME_TYPES[o.kind]}])],
-                        "description": o.description,
-                    }
-                )
-                for o in trial.outcomes
-            ],
-        }
-    )
+    classifier = [
+        {"coding": [{"system": FOCUS_TYPE_SYSTEM, "code": code}]}
+        for code in dict.fromkeys(types[i.type]["fhir_focus_code"] for i in trial.interventions if i.type in types)
+    ]
+    if trial.cell_therapy:
+        classifier += cell_therapy_concepts(trial)
+    if classifier:
+        study["classifier"] = classifier
+    state = STATES.get(trial.status or "")
+    if state:
+        study["progressStatus"] = [
+            {"state": _concept(trial.status, [{"system": STATE_SYSTEM, "code": state}]), "actual": True}
+        ]
+    enrollment = trial.enrollment
+    if enrollment and enrollment.count is not None:
+        study["recruitment"] = {("actualNumber" if enrollment.type == "ACTUAL" else "targetNumber"): enrollment.count}
+    if period := _period(trial):
+        study["period"] = period
+    parties = [("lead-sponsor", trial.sponsor)] if trial.sponsor else []
+    parties += [("collaborator", c) for c in trial.collaborators if c]
+    if parties:
+        study["associatedParty"] = [
+            {
+                "name": name,
+                "role": {"coding": [{"system": PARTY_ROLE_SYSTEM, "code": role}]},
+                "party": {"reference": f"Organization/{organization_id(name)}", "display": name},
+            }
+            for role, name in parties
+        ]
+    if trial.arms:
+        study["comparisonGroup"] = [_arm(a) for a in trial.arms]
+    if trial.outcomes:
+        study["outcomeMeasure"] = [_outcome(o) for o in trial.outcomes]
+    return study
 
 
 def research_study_r4b(trial: Trial) -> Resource:
@@ -271,11 +312,6 @@ def research_study_r4b(trial: Trial) -> Resource:
             "description": trial.detailed_description or trial.brief_summary,
             "period": r5.get("period"),
             "sponsor": sponsor,
-            "arm": [
-                _drop_empty(
-                    {"name": a.label, "type": _concept(a.type) if a.type else None, "description": a.description}
-                )
-                for a in trial.arms
-            ],
+            "arm": [_arm(a) for a in trial.arms],
         }
     )

@@ -68,9 +68,12 @@ def _antigen_patterns() -> tuple[tuple[Antigen, re.Pattern[str], re.Pattern[str]
     return tuple(found)
 
 
+_CAR_T_SPELLED = re.compile(r"ar(?:-t| [Tt])")  # "ar-t", "ar T" or "ar t", in one scan for "ar"
+
+
 def _may_name_car(text: str) -> bool:
     """A cheap test before the regular expression: most trials never mention a CAR."""
-    return "CAR" in text or "himeric" in text or "ar-t" in text or "ar T" in text or "ar t" in text
+    return "CAR" in text or "himeric" in text or _CAR_T_SPELLED.search(text) is not None
 
 
 def _snippet(text: str, match: re.Match[str], around: int = 30) -> str:
@@ -87,17 +90,20 @@ def features(fields: dict[str, Any]) -> dict[str, Any] | None:
         (f"outcomes[{i}]", f"{o.get('measure')} {o.get('description') or ''}")
         for i, o in enumerate(fields.get("outcomes", []))
     ]
+    # A CAR trial names it where it says what it gives (title, interventions, arms, outcomes); prose
+    # alone may only compare ("fewer side effects than CAR-T cells"). The cheap test once over all of
+    # them first (a word it looks for cannot span the NUL between two texts): most trials stop there.
+    if not _may_name_car("\x00".join([t for _, t in naming] + [t for _, t in outcomes])):
+        return None
+    car = next(((k, t, m) for k, t in naming + outcomes if _may_name_car(t) and (m := _CAR.search(t))), None)
+    if car is None:
+        return None
     prose = [(key, fields.get(key) or "") for key in ("brief_summary", "detailed_description")]
     prose += [
         (f"interventions[{i}].description", x.get("description") or "")
         for i, x in enumerate(fields.get("interventions", []))
     ]
     texts = [(k, t) for k, t in naming + prose if t]
-    # A CAR trial names it where it says what it gives (title, interventions, arms, outcomes); prose
-    # alone may only compare ("fewer side effects than CAR-T cells").
-    car = next(((k, t, m) for k, t in naming + outcomes if _may_name_car(t) and (m := _CAR.search(t))), None)
-    if car is None:
-        return None
     evidence = [{"field": car[0], "text": _snippet(car[1], car[2])}]
     nk = any(_NK.search(t) for _, t in texts if "NK" in t or "atural killer" in t) or re.search(
         r"\bNK[\s-](?i:cells?)\b", fields.get("title") or ""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib.resources import files
 
 from trialport.model import Coding
@@ -63,21 +63,40 @@ def _conditions() -> dict[str, dict[str, str]]:
 
 def condition_codes(name: str) -> list[Coding]:
     """Curated codings for a condition name: MeSH, ICD-10-CM, NCIt, ICD-O-3 (whichever the row has)."""
-    table = _conditions()
+    return list(_codes_of_name(name) if type(name) is str else _codes_uncached(name))
+
+
+def _codes_uncached(name: str) -> tuple[Coding, ...]:
+    table = _condition_codings()
     key = normalise(name)
-    row = table.get(key) or table.get(_without_qualifiers(key))
-    if row is None:
-        return []
-    codes = []
-    for system, code, display in (
-        (MESH, row["mesh"], row["mesh_label"]),
-        (ICD10CM, row["icd10cm"], None),
-        (NCIT, row["ncit"], None),
-        (ICDO3, row["icdo3"], row["icdo3_label"]),
-    ):
-        if code:
-            codes.append(Coding(system=system, code=code, display=display or None, origin="curated"))
-    return codes
+    codes = table.get(key)
+    if codes is None:
+        codes = table.get(_without_qualifiers(key))
+    return codes or ()
+
+
+_codes_of_name = lru_cache(maxsize=16384)(_codes_uncached)  # condition names recur across trials
+
+
+@cache
+def _condition_codings() -> dict[str, tuple[Coding, ...]]:
+    """``_conditions()`` with each row's Codings in its place, made once per row (Codings are immutable)."""
+    made: dict[int, tuple[Coding, ...]] = {}
+    table = {}
+    for name, row in _conditions().items():
+        if id(row) not in made:
+            made[id(row)] = tuple(
+                Coding(system=system, code=code, display=display or None, origin="curated")
+                for system, code, display in (
+                    (MESH, row["mesh"], row["mesh_label"]),
+                    (ICD10CM, row["icd10cm"], None),
+                    (NCIT, row["ncit"], None),
+                    (ICDO3, row["icdo3"], row["icdo3_label"]),
+                )
+                if code
+            )
+        table[name] = made[id(row)]
+    return table
 
 
 @dataclass(frozen=True)

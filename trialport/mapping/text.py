@@ -8,6 +8,7 @@ same source text gives the same canonical text whatever format carried it.
 from __future__ import annotations
 
 import re
+from operator import itemgetter
 
 # cp1252 as browsers and ftfy read it: the five bytes cp1252 leaves undefined map to C1 controls.
 _CP1252 = {b: bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in range(256)}
@@ -21,6 +22,18 @@ _MOJIBAKE = re.compile(
 )
 
 
+# A lead byte followed by a continuation byte (as cp1252 characters): how every _MOJIBAKE match begins.
+# Searched for in the text's UTF-8, where each lead character (U+00C2-U+00F4) is C3 xx and C3 begins
+# nothing else: text without a C3 byte (nearly all) is ruled out by one fast byte search.
+_MOJIBAKE_START = re.compile(
+    b"(?:"
+    + b"|".join(re.escape(_CP1252[b].encode("utf-8")) for b in range(0xC2, 0xF5))
+    + b")(?:"
+    + b"|".join(re.escape(_CP1252[b].encode("utf-8")) for b in range(0x80, 0xC0))
+    + b")"
+)
+
+
 def _decode_mojibake(match: re.Match[str]) -> str:
     try:
         return bytes(_ENCODE[ch] for ch in match.group()).decode("utf-8")
@@ -29,11 +42,12 @@ def _decode_mojibake(match: re.Match[str]) -> str:
 
 
 _MARKDOWN_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!<>^&~|=$%])")
-# Only what needs changing matches (runs of two, or a space that is not " "), so tidy text is cheap.
-_SPACES = re.compile(r"[ \t\u00a0\f\v]{2,}|[\t\u00a0\f\v]")
-_LINE_SPACES = re.compile(r"[ \t\u00a0\f\v\r\n]{2,}|[\t\u00a0\f\v\r\n]")
+_ESCAPED = itemgetter(1)  # match[1], the escaped character: a C callable, where r"\1" is a Python call per match
 _BLANK_LINES = re.compile(r"\n{3,}")
-_LEAD_BYTE = re.compile(f"[{_CP1252[0xC2]}-{_CP1252[0xF4]}]")
+# Spacing is tidied with str methods (each a fast scan of the text), where a regular expression would
+# try a match at every space: every one of these characters becomes a space, then runs of spaces one.
+_ODD_SPACES = ("\t", "\u00a0", "\f", "\v")
+_LINE_SPACES = (*_ODD_SPACES, "\r", "\n")
 
 
 def _untidy(text: str) -> bool:
@@ -41,16 +55,39 @@ def _untidy(text: str) -> bool:
     return "  " in text or "\t" in text or "\r" in text or "\u00a0" in text or "\f" in text or "\v" in text
 
 
+def _one_space(text: str, spaces: tuple[str, ...]) -> str:
+    """Every run of spaces and ``spaces`` made a single space."""
+    for space in spaces:
+        if space in text:
+            text = text.replace(space, " ")
+    while "  " in text:
+        text = text.replace("  ", " ")
+    return text
+
+
+def _undo_mojibake(text: str) -> str:
+    for _ in range(3):  # text double-encoded twice over needs a second pass
+        fixed = _MOJIBAKE.sub(_decode_mojibake, text)
+        if fixed == text:
+            break
+        text = fixed
+    return text
+
+
+def _may_be_mojibake(text: str) -> bool:
+    """Whether ``text`` has a lead byte followed by a continuation byte (see _MOJIBAKE_START)."""
+    if text.isascii():
+        return False
+    encoded = text.encode("utf-8", "surrogatepass")  # a lone surrogate (ED xx xx) matches nothing
+    return b"\xc3" in encoded and _MOJIBAKE_START.search(encoded) is not None
+
+
 def repair(text: str) -> str:
     """Undo double encoding (cp1252 mojibake) and markdown escapes; keep everything else as published."""
-    if not text.isascii() and _LEAD_BYTE.search(text):  # mojibake needs a lead byte: most text skips the rest
-        for _ in range(3):  # text double-encoded twice over needs a second pass
-            fixed = _MOJIBAKE.sub(_decode_mojibake, text)
-            if fixed == text:
-                break
-            text = fixed
+    if _may_be_mojibake(text):
+        text = _undo_mojibake(text)
     if "\\" in text:
-        text = _MARKDOWN_ESCAPE.sub(r"\1", text)
+        text = _MARKDOWN_ESCAPE.sub(_ESCAPED, text)
     return text
 
 
@@ -58,9 +95,14 @@ def clean_line(text: str | None) -> str | None:
     """Repaired single-line text: line breaks and runs of spaces become one space. Empty is None."""
     if text is None:
         return None
-    text = repair(text)
-    if "\n" in text or _untidy(text):
-        text = _LINE_SPACES.sub(" ", text)
+    # repair(text), inline: this runs some thirty times a record, mostly on short text needing nothing
+    if _may_be_mojibake(text):
+        text = _undo_mojibake(text)
+    if "\\" in text:
+        text = _MARKDOWN_ESCAPE.sub(_ESCAPED, text)
+    # printable text has no line breaks, tabs or odd spaces: one test rules out all but a double space
+    if (not text.isprintable() or "  " in text) and ("\n" in text or _untidy(text)):
+        text = _one_space(text, _LINE_SPACES)
     return text.strip() or None
 
 
@@ -68,9 +110,23 @@ def clean_block(text: str | None) -> str | None:
     """Repaired multi-paragraph text: lines kept, spaces around line breaks and runs of blank lines tidied."""
     if text is None:
         return None
-    text = repair(text)
-    if _untidy(text) or " \n" in text or "\n " in text or "\n\n\n" in text:
+    # repair(text), inline
+    if _may_be_mojibake(text):
+        text = _undo_mojibake(text)
+    if "\\" in text:
+        text = _MARKDOWN_ESCAPE.sub(_ESCAPED, text)
+    # Each run of spaces (tabs, no-break spaces, ...) becomes one space, or none where it touches a line
+    # break; three or more line breaks become two. Line by line, with str methods: long text scanned a
+    # few times in C, where regular expressions would try a match at every space.
+    if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-        text = _SPACES.sub(" ", text).replace(" \n", "\n").replace("\n ", "\n")
-        text = _BLANK_LINES.sub("\n\n", text)
+    for space in _ODD_SPACES:
+        if space in text:
+            text = text.replace(space, " ")
+    if "\n" in text:
+        text = "\n".join([part.strip(" ") for part in text.split("\n")])
+        if "\n\n\n" in text:
+            text = _BLANK_LINES.sub("\n\n", text)
+    while "  " in text:
+        text = text.replace("  ", " ")
     return text.strip() or None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import lru_cache
 
 # Display strings whose API v2 value is not simply the upper-snake-cased text.
 _SPECIAL = {
@@ -32,6 +33,10 @@ _OBSERVATIONAL = re.compile(r"^OBSERVATIONAL\b")
 
 def enum(text: str | None) -> str | None:
     """``Active, not recruiting`` → ``ACTIVE_NOT_RECRUITING``; API v2 values pass through unchanged."""
+    return _enum_cached(text) if type(text) is str else _enum(text)
+
+
+def _enum(text: str | None) -> str | None:
     if not text or not text.strip() or text.strip().lower() == "null":
         return None
     upper = text.strip().upper()
@@ -44,8 +49,13 @@ def enum(text: str | None) -> str | None:
     return _NON_WORD.sub("_", upper).strip("_")
 
 
+_enum_cached = lru_cache(maxsize=4096)(_enum)  # an enumeration has few values; each recurs in every record
+
+
 _PHASE = re.compile(r"(early\s*phase\s*1|phase\s*[1-4]|phase\s*i{1,3}v?|n/?a|not applicable)", re.IGNORECASE)
 _ROMAN = {"I": "1", "II": "2", "III": "3", "IV": "4"}
+_API_PHASE = re.compile(r"(EARLY_PHASE1|PHASE[1-4]|NA)")
+_SPACE_RUN = re.compile(r"\s+")
 
 
 def phases(text: str | list[str] | None) -> list[str]:
@@ -53,13 +63,13 @@ def phases(text: str | list[str] | None) -> list[str]:
     items = text if isinstance(text, list) else [text or ""]
     found: list[str] = []
     for item in items:
-        if re.fullmatch(r"(EARLY_PHASE1|PHASE[1-4]|NA)", item.strip()):
+        if _API_PHASE.fullmatch(item.strip()):
             value = item.strip()
             if value not in found:
                 found.append(value)
             continue
         for match in _PHASE.finditer(item):
-            token = re.sub(r"\s+", "", match.group(1).upper())
+            token = _SPACE_RUN.sub("", match.group(1).upper())
             if token.startswith("EARLY"):
                 value = "EARLY_PHASE1"
             elif token.startswith("PHASE"):
@@ -79,6 +89,10 @@ _ISO_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 def iso_date(text: str | None) -> str | None:
     """``March 1, 2017`` → ``2017-03-01``, ``March 2017`` → ``2017-03``; ISO dates keep their precision.
     A date that cannot be read is None (the caller records a diagnostic with the text)."""
+    return _iso_date_cached(text) if type(text) is str else _iso_date(text)
+
+
+def _iso_date(text: str | None) -> str | None:
     if not text or not text.strip() or text.strip().lower() == "null":
         return None
     text = text.strip()
@@ -90,6 +104,9 @@ def iso_date(text: str | None) -> str | None:
         except ValueError:
             continue
     return None
+
+
+_iso_date_cached = lru_cache(maxsize=4096)(_iso_date)  # dates recur across records
 
 
 def yes_no(text: str | bool | None) -> bool | None:
