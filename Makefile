@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint examples bench picture clean
+.PHONY: run test lint examples bench fuzz picture clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ examples: $(STAMP)  ## regenerate examples/out from seeds/
 
 bench: $(STAMP)  ## records/s and peak memory per reader, beside the parse-only limit: benchmarks/results.md
 	$(BIN)/python benchmarks/run.py --sizes 1000,10000,100000
+
+fuzz: $(STAMP)  ## fuzz the seed-layout and CSV readers for FUZZ_SECONDS (default 60) each; crashes land in build/fuzz/crashes/
+	$(BIN)/python -m pip install --quiet -e '.[fuzz]'
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} PYTHON=$(BIN)/python fuzz/run.sh
 
 picture: $(STAMP)  ## docs/endpoints.png: the Endpoints sheet as LibreOffice shows it (needs libreoffice-calc, poppler-utils)
 	rm -rf build/picture && $(BIN)/trialport convert seeds --to xlsx --out build/picture
