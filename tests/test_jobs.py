@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import multiprocessing
 import os
 import re
 import subprocess
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import CTGOV, ROOT, SEEDS, v2_studies
 
-from trialport import pipeline, plugins
+from trialport import parallel, pipeline, plugins
 from trialport.parallel import Converted
 from trialport.readers import ctgov_json
 
@@ -75,7 +76,9 @@ def test_jobs_2_writes_the_bytes_of_jobs_1_in_every_format(tmp_path, monkeypatch
     assert report_of(tmp_path / "one") == report_of(tmp_path / "two")
 
 
-def test_a_bad_line_is_rejected_by_number_and_the_rest_converts_in_order(tmp_path, monkeypatch):
+@pytest.mark.parametrize("start", ["fork", "forkserver"])
+def test_a_bad_line_is_rejected_by_number_and_the_rest_converts_in_order(tmp_path, monkeypatch, start):
+    monkeypatch.setattr(parallel, "START_METHOD", start)
     monkeypatch.setattr(ctgov_json, "BATCH_BYTES", 30_000)
     source, ids = jsonl_with_a_bad_line(tmp_path)
     records = []
@@ -93,6 +96,15 @@ def test_a_bad_line_is_rejected_by_number_and_the_rest_converts_in_order(tmp_pat
     converted = [r.result for r in records if r.status == "converted"]
     assert all(isinstance(c, Converted) for c in converted) and [c.id for c in converted] == ids
     assert converted[-1].path == str(source) and converted[-1].record == ids[-1]
+
+
+def test_a_large_file_no_reader_cuts_streams_in_the_writing_process(tmp_path, monkeypatch):
+    monkeypatch.setattr(pipeline, "LOCAL_FILE_BYTES", 10_000)  # the CSV export and most seeds count as large
+    inputs = [CTGOV / "mrd-aml-csv", SEEDS, CTGOV / "aact-fixtures" / "v2-json"]
+    one = pipeline.convert(inputs, tmp_path / "one", ["json"], jobs=1)
+    two = pipeline.convert(inputs, tmp_path / "two", ["json"], jobs=2)
+    assert one.totals() == two.totals() and one.totals()["converted"] > 20
+    assert (tmp_path / "two" / "trials.jsonl").read_bytes() == (tmp_path / "one" / "trials.jsonl").read_bytes()
 
 
 def test_at_most_two_units_per_job_are_in_flight(tmp_path):
@@ -114,9 +126,9 @@ def test_at_most_two_units_per_job_are_in_flight(tmp_path):
     assert seen_at_first_record == [4]  # 2 * jobs files cut into units before the first is written
 
 
-def test_an_interrupted_run_stops_its_workers_and_leaves_no_output(tmp_path):
-    from multiprocessing import forkserver
-
+@pytest.mark.parametrize("start", ["fork", "forkserver"])
+def test_an_interrupted_run_stops_its_workers_and_leaves_no_output(tmp_path, monkeypatch, start):
+    monkeypatch.setattr(parallel, "START_METHOD", start)
     count = 0
 
     def interrupt(record):
@@ -129,12 +141,10 @@ def test_an_interrupted_run_stops_its_workers_and_leaves_no_output(tmp_path):
         pipeline.convert([CTGOV], tmp_path, ["json", "fhir"], on_record=interrupt, jobs=2)
     left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
     assert not [name for name in left if not re.fullmatch(r"fhir/R5/NCT\d{8}\.json", name)]
-    server = forkserver._forkserver._forkserver_pid  # the workers are the fork server's children
-    children = f"/proc/{server}/task/{server}/children"
     deadline = time.monotonic() + 10
-    while Path(children).read_text().split() and time.monotonic() < deadline:
+    while multiprocessing.active_children() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert Path(children).read_text().split() == []
+    assert multiprocessing.active_children() == []
     again = pipeline.convert([SEEDS], tmp_path, ["json"], jobs=2)  # and the next run is unaffected
     assert again.totals()["converted"] == 4
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -25,7 +26,7 @@ from trialport.plugins import readers as installed_readers
 from trialport.readers.base import Reader, ReadResult, Rejection
 
 WHOLE = None  # the batch that means "the whole file, through ``reader.read``"
-START_METHOD = "forkserver"  # how workers start (multiprocessing); "fork" starts faster where no threads run
+START_METHOD: str | None = None  # how workers start ("fork", "forkserver", "spawn"); None: chosen per run
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,7 @@ class Unit:
     local: bool = False  # read in the writing process (streaming) rather than shipped whole to a worker
 
 
-@dataclass(frozen=True)
-class Converted:
+class Converted(NamedTuple):  # a NamedTuple: one per record crosses between processes, and pickles cheaply
     """A record that became a trial, as the writing process sees it under ``jobs > 1``: where it came from
     and the trial's id (the Trial itself stays in the worker)."""
 
@@ -165,12 +165,14 @@ def _settle(unit: Work, future: Future[list[Outcome | Failure]] | None, local: C
 
 
 def _context() -> multiprocessing.context.BaseContext:
-    """``START_METHOD``; by default forkserver: workers fork from a clean server that has loaded trialport and
-    every plugin once (quick to start, and no threads, locks or open output files inherited from the writing
-    process). Like spawn it imports the caller's main module, so a script needs ``if __name__ == "__main__":``."""
-    method = START_METHOD if START_METHOD in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
-    if method == "forkserver":
+    """``START_METHOD``, else fork while this process runs no other thread (the quickest start: nothing to
+    import again), else forkserver: workers fork from a clean server that has loaded trialport and every
+    plugin once, inheriting no threads' locks. Like spawn, forkserver imports the caller's main module again,
+    so a script that converts with ``jobs > 1`` belongs under ``if __name__ == "__main__":``."""
+    available = multiprocessing.get_all_start_methods()
+    method = START_METHOD or ("fork" if threading.active_count() == 1 else "forkserver")
+    context = multiprocessing.get_context(method if method in available else "spawn")
+    if context.get_start_method() == "forkserver":
         context.set_forkserver_preload(["trialport.parallel", "trialport.warm"])
     return context
 

@@ -23,7 +23,7 @@ from trialport.readers.base import Reader, ReadResult, Rejection, can_batch
 from trialport.report import RunReport
 
 SNIFF_BYTES = 4096
-LOCAL_FILE_BYTES = 64 * 1024 * 1024  # under jobs > 1, a file no reader can cut and larger than this streams here
+LOCAL_FILE_BYTES = 16 * 1024 * 1024  # jobs > 1: a file no reader cuts, larger than this, streams here (bounded memory)
 
 
 @dataclass(frozen=True)
