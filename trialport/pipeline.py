@@ -135,8 +135,9 @@ def convert(
     """Read every record under ``paths``, write it in every format asked for, and return the report
     (also written to ``out_dir/report.json``). ``formats`` defaults to every installed exporter;
     ``options`` go to every exporter (``fhir_version="all"``, ``validate=True``, ``fhir_outputs="ndjson"``).
-    ``jobs`` processes share the reading and rendering (``len(os.sched_getaffinity(0))``: every usable
-    core); the files written are the same for any ``jobs``."""
+    ``jobs`` processes share the reading and rendering (the command line's default is every usable core,
+    ``len(os.sched_getaffinity(0))``); the files and the report are the same for any ``jobs``, and with
+    ``jobs > 1`` ``on_record`` sees each converted record as a ``Converted`` (its id), not the Trial."""
     if jobs < 1:
         raise ValueError(f"jobs must be 1 or more, not {jobs}")
     available = installed_exporters()

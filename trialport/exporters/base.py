@@ -56,7 +56,8 @@ class Exporter(ABC):
 
     def write(self, trial: Trial) -> None:
         """Take one trial; write it now where the format streams, or keep what the end needs.
-        Override this, or ``render`` and ``write_rendered`` (which lets ``--jobs`` share the work)."""
+        Override this, or ``render`` and ``write_rendered`` (which lets ``--jobs`` share the work); an
+        exporter that overrides ``write`` is given each Trial there, and its ``render`` is not used."""
         if type(self).write_rendered is Exporter.write_rendered:
             raise NotImplementedError(f"{type(self).__name__} overrides neither write nor write_rendered")
         self.write_rendered(type(self).render(trial, self.options))
