@@ -1,27 +1,173 @@
 """Atomic file output: write to a temporary file beside the target, rename over it when complete.
 
-An interrupted run leaves the previous output in place and no half-written file behind.
+An interrupted run leaves the previous output in place and no half-written file behind. Inside
+``staging(out_dir)`` (one ``convert`` run) every file bound for ``out_dir`` goes to a hidden staging folder
+instead, and the whole set is moved into place only when the run succeeds: an interrupted run replaces
+none of the previous outputs, not even the per-study files it had already finished. What a killed run
+leaves behind is hidden (readers skip hidden files) and swept away by the next run into the same folder.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+import re
+import shutil
+import signal
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+STAGING_PREFIX = ".trialport-run."
+_LEFTOVER = re.compile(r"^\.(?:trialport-run\.(\d+)|.+\.(\d+)\.tmp)$")  # a staging folder, or a temp file/folder
+_SWEEP_DEPTH = 2  # out/, out/fhir/, out/fhir/R5/: where temporary names are made
+
+
+class Stage:
+    """A run's staging folder inside ``out_dir``: outputs are written under it, then published together."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out = Path(out_dir).absolute()
+        self.folder = self.out / f"{STAGING_PREFIX}{os.getpid()}"
+
+    def place(self, path: Path) -> Path:
+        """Where ``path`` is written during the run: its staged twin when it lies under ``out_dir``."""
+        absolute = Path(path).absolute()
+        if absolute == self.out or self.out not in absolute.parents:
+            return Path(path)
+        return self.folder / absolute.relative_to(self.out)
+
+    def publish(self, last: Sequence[str] = ()) -> None:
+        """Move every staged file into place (``last``, names directly under ``out_dir``, after the rest).
+        A folder new to ``out_dir`` moves in one rename; one already there is merged file by file."""
+        later = [name for name in last if (self.folder / name).exists()]
+        _merge(self.folder, self.out, skip=set(later))
+        for name in later:
+            os.replace(self.folder / name, self.out / name)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _merge(source: Path, target: Path, skip: frozenset[str] | set[str] = frozenset()) -> None:
+    for entry in sorted(os.scandir(source), key=lambda e: e.name):
+        if entry.name in skip or entry.name.startswith("."):
+            continue
+        destination = target / entry.name
+        if entry.is_dir(follow_symlinks=False) and destination.is_dir():
+            _merge(Path(entry.path), destination)
+        elif entry.is_dir(follow_symlinks=False) and destination.exists():
+            raise FileExistsError(f"{destination} is a file, the new output is a folder")
+        else:
+            os.replace(entry.path, destination)
+
+
+_active: Stage | None = None
+
+
+def staged(path: Path) -> Path:
+    """``path`` as the running stage places it (``path`` itself outside a stage); its parent exists.
+    For exporters that write many files without ``AtomicFile`` (one per study)."""
+    place = _active.place(path) if _active else Path(path)
+    place.mkdir(parents=True, exist_ok=True)
+    return place
+
+
+def sweep(out_dir: Path) -> list[Path]:
+    """Remove the staging folders and temporary files that a killed run left in ``out_dir`` (those of a
+    process still running are left alone); returns what was removed."""
+    removed: list[Path] = []
+    folders = [(Path(out_dir), 0)]
+    while folders:
+        folder, depth = folders.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            match = _LEFTOVER.match(entry.name)
+            if match:
+                pid = int(match.group(1) or match.group(2))
+                if pid == os.getpid() or not _alive(pid):
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path, ignore_errors=True)
+                    else:
+                        with suppress(OSError):
+                            os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+            elif depth < _SWEEP_DEPTH and not entry.name.startswith(".") and entry.is_dir(follow_symlinks=False):
+                folders.append((Path(entry.path), depth + 1))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def staging(out_dir: Path, last: Sequence[str] = ()) -> Iterator[Stage]:
+    """Stage every file written under ``out_dir`` in this block; publish them all when it ends without
+    error, drop them all when it raises (Ctrl-C included). Ctrl-C is held while publishing or dropping,
+    so the folder is never left half-published by it; it takes effect right after."""
+    global _active
+    if _active is not None:
+        raise RuntimeError("a staging run is already active in this process")
+    sweep(out_dir)
+    stage = Stage(out_dir)
+    stage.folder.mkdir(parents=True)
+    _active = stage
+    try:
+        yield stage
+    except BaseException:
+        _active = None
+        with _sigint_held(redeliver=False):
+            stage.discard()
+        raise
+    _active = None
+    with _sigint_held(redeliver=True):
+        try:
+            stage.publish(last)
+        except BaseException:
+            stage.discard()
+            raise
+
+
+@contextmanager
+def _sigint_held(redeliver: bool) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[tuple[int, Any]] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append((signum, frame)))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught and redeliver and callable(previous):
+        previous(*caught[0])
 
 
 class AtomicFile:
     """A binary file that appears at ``path`` only on ``commit``; ``discard`` removes all trace.
     ``durable`` also flushes it to disk before the rename (survives a power cut, not just a kill);
-    small per-record files skip that, since a sync each would dominate the run."""
+    small per-record files skip that, since a sync each would dominate the run. Inside ``staging``,
+    ``commit`` moves it to the staging folder, and the stage's publication to ``path``."""
 
     def __init__(self, path: Path, durable: bool = True) -> None:
         self.path = Path(path)
         self.durable = durable
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        place = _active.place(self.path) if _active else self.path
+        place.parent.mkdir(parents=True, exist_ok=True)
+        self._place = place
+        self._tmp = place.with_name(f".{place.name}.{os.getpid()}.tmp")
         self.file: IO[bytes] = open(self._tmp, "wb")  # noqa: SIM115  (closed in commit/discard)
 
     def write(self, data: bytes) -> None:
@@ -32,7 +178,7 @@ class AtomicFile:
         if self.durable:
             os.fsync(self.file.fileno())
         self.file.close()
-        os.replace(self._tmp, self.path)
+        os.replace(self._tmp, self._place)
         return self.path
 
     def discard(self) -> None:

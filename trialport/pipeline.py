@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from trialport import parallel
+from trialport import atomic, clock, parallel
 from trialport.exporters.base import Exporter
 from trialport.model import Trial
 from trialport.parallel import Converted, Failure, Outcome, Unit, Work
@@ -147,6 +147,22 @@ def convert(
         raise ValueError(f"unknown format {', '.join(unknown)}; installed: {', '.join(available)}")
     out = Path(out_dir)
     report = RunReport()
+    options = {"created": clock.run_moment(datetime.fromisoformat(report.started)), **(options or {})}
+    with atomic.staging(out, last=("report.json",)):  # nothing replaced until the whole run has succeeded
+        _run(paths, out, formats, on_record, options, jobs, report)
+    return report
+
+
+def _run(
+    paths: Iterable[str | Path],
+    out: Path,
+    formats: list[str],
+    on_record: Callable[[Record], None] | None,
+    options: dict[str, Any],
+    jobs: int,
+    report: RunReport,
+) -> None:
+    available = installed_exporters()
     writers: list[Exporter] = [available[name](out, options) for name in formats]
     apart = [parallel.renders_apart(type(writer)) for writer in writers]
 
@@ -165,10 +181,10 @@ def convert(
 
     try:
         if jobs == 1:
-            converter = parallel.Converter(formats, dict(options or {}), keep_trials=True)
+            converter = parallel.Converter(formats, options, keep_trials=True)
             parallel.run_in_process(units(paths), converter, take)
         else:
-            parallel.run_in_pool(units(paths), formats, dict(options or {}), jobs, take)
+            parallel.run_in_pool(units(paths), formats, options, jobs, take)
     except BaseException:
         for writer in writers:
             writer.abort()
@@ -176,4 +192,3 @@ def convert(
     report.exports = [writer.close() for writer in writers]
     report.finished = datetime.now(UTC).isoformat(timespec="seconds")
     report.write(out)
-    return report

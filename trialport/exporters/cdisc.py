@@ -15,12 +15,12 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from trialport.atomic import AtomicFile
+from trialport import clock
+from trialport.atomic import AtomicFile, staged
 from trialport.cdisc.dataset import dataset
 from trialport.cdisc.define import define_xml
 from trialport.cdisc.files import csv_text, write_folder
@@ -57,6 +57,7 @@ class CdiscExporter(Exporter):
     def __init__(self, out_dir: Path, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(out_dir, options)
         self.folder = self.out_dir / "cdisc"
+        self.studies = staged(self.folder)  # a run's study folders appear only when it succeeds
         self.overview = AtomicFile(self.folder / "ts_all.csv")
         self.overview.write(csv_text([VARIABLES]))
         self.changes = AtomicFile(self.folder / "xpt_changes.csv")
@@ -67,7 +68,7 @@ class CdiscExporter(Exporter):
 
     @classmethod
     def render(cls, trial: Trial, options: Mapping[str, Any]) -> RenderedStudy:
-        created = datetime.now(UTC)
+        created = clock.created(options)
         rows = ts_rows(trial)
         data = dataset(rows)
         variables = [(n, data.labels[n], v) for n, v in zip(data.columns, data.by_column, strict=True)]
@@ -95,7 +96,7 @@ class CdiscExporter(Exporter):
             self.repeated.append(rendered.study_id)
         self.seen.add(rendered.study_id)
         self.overview.write(rendered.overview)
-        write_folder(os.path.join(self.folder, rendered.folder), rendered.files)
+        write_folder(os.path.join(self.studies, rendered.folder), rendered.files)
         self.changes.write(rendered.changes)
         self.changed += rendered.changed
         self.split += rendered.split

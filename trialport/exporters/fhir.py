@@ -21,7 +21,7 @@ from uuid import NAMESPACE_URL, uuid5
 
 import orjson
 
-from trialport.atomic import AtomicFile
+from trialport.atomic import AtomicFile, staged
 from trialport.exporters.base import Exporter, ExportSummary
 from trialport.fhir.build import resources
 from trialport.fhir.codes import VERSIONS
@@ -95,8 +95,7 @@ _organization_problems = lru_cache(maxsize=4096)(_problems)  # the same sponsor 
 
 class _VersionWriter:
     def __init__(self, folder: Path, version: str, outputs: Sequence[str]) -> None:
-        self.folder, self.version = folder, version
-        folder.mkdir(parents=True, exist_ok=True)
+        self.folder, self.version = staged(folder), version  # a run's studies appear only when it succeeds
         self.ndjson = (
             {kind: AtomicFile(folder / f"{kind}.ndjson") for kind in ("ResearchStudy", "Organization")}
             if "ndjson" in outputs
