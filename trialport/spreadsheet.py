@@ -271,11 +271,38 @@ def _write_part(zf: zipfile.ZipFile, name: str, parts: list[str | IO[bytes]]) ->
                 shutil.copyfileobj(part, out, 1 << 20)
 
 
+class _Zip(zipfile.ZipFile):
+    """A zip whose members all carry the zip epoch as their date, so the same workbook is the same bytes."""
+
+    def _member(self, name: str | zipfile.ZipInfo) -> str | zipfile.ZipInfo:
+        if isinstance(name, zipfile.ZipInfo):
+            return name
+        info = zipfile.ZipInfo(name, _ZIP_EPOCH)
+        info.compress_type = self.compression
+        info._compresslevel = self.compresslevel  # type: ignore[attr-defined]
+        return info
+
+    def writestr(self, name: str | zipfile.ZipInfo, data: str | bytes, *args: Any, **kwargs: Any) -> None:
+        info = self._member(name)
+        if not isinstance(name, zipfile.ZipInfo):
+            info.external_attr = 0o600 << 16  # type: ignore[union-attr]  (as ZipFile gives a member named by a string)
+        super().writestr(info, data, *args, **kwargs)
+
+    def open(self, name: str | zipfile.ZipInfo, mode: str = "r", *args: Any, **kwargs: Any) -> IO[bytes]:
+        return super().open(self._member(name) if mode == "w" else name, mode, *args, **kwargs)
+
+
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
 class Workbook:
     """Sheets in the order added (or placed ``after`` another); ``save`` writes the .xlsx to a file."""
 
-    def __init__(self, scratch: Path, compresslevel: int = 1, creator: str = "") -> None:
+    def __init__(
+        self, scratch: Path, compresslevel: int = 1, creator: str = "", created: datetime | None = None
+    ) -> None:
         self.scratch, self.compresslevel, self.creator = Path(scratch), compresslevel, creator
+        self.created = created or datetime.now(UTC)  # docProps; zip members carry a fixed date, for equal bytes
         self.sheets: list[Sheet] = []
 
     def add_sheet(
@@ -297,7 +324,7 @@ class Workbook:
         return sheet
 
     def save(self, file: IO[bytes]) -> None:
-        with zipfile.ZipFile(file, "w", zipfile.ZIP_DEFLATED, compresslevel=self.compresslevel) as zf:
+        with _Zip(file, "w", zipfile.ZIP_DEFLATED, compresslevel=self.compresslevel) as zf:
             tables = [s for s in self.sheets if s.table]
             overrides = [("/xl/workbook.xml", _CT + "sheet.main+xml"), ("/xl/styles.xml", _CT + "styles+xml")]
             overrides += [
@@ -366,7 +393,7 @@ class Workbook:
         )
 
     def _core(self) -> str:
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = self.created.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return (
             f"{_XML}<cp:coreProperties"
             ' xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties"'

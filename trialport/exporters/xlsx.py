@@ -14,11 +14,10 @@ reported. A sheet that reaches Excel's row limit continues on "<name> (2)".
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from trialport import __version__
+from trialport import __version__, clock
 from trialport.atomic import AtomicFile
 from trialport.exporters.base import Exporter, ExportSummary
 from trialport.model import Trial
@@ -227,7 +226,9 @@ class XlsxExporter(Exporter):
     def __init__(self, out_dir: Path, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(out_dir, options)
         self.file = AtomicFile(self.out_dir / "endpoints.xlsx")
-        self.book = Workbook(self.out_dir, COMPRESSION, creator=f"trialport {__version__}")
+        self.book = Workbook(
+            self.out_dir, COMPRESSION, creator=f"trialport {__version__}", created=clock.created(self.options)
+        )
         self.sheets = {name: _Sheet(self.book, name) for name in SHEETS}
         self.moved = 0
         self.dropped = 0
@@ -338,7 +339,7 @@ class XlsxExporter(Exporter):
         about = self.book.add_sheet("About", [Column("", 16, "normal"), Column("", 90, "normal")], header=False)
         for line in (
             ("endpoints.xlsx", f"written by trialport {__version__}"),
-            ("written", datetime.now(UTC).isoformat(timespec="seconds")),
+            ("written", self.book.created.isoformat(timespec="seconds")),
             ("trials", self.summary.trials),
             ("inputs", _join(sorted(self.inputs))),
             ("re-import", "trialport inspect endpoints.xlsx  /  trialport convert endpoints.xlsx --to fhir"),
