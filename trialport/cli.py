@@ -153,7 +153,13 @@ def convert(
 
         options = {"fhir_version": fhir_version, "validate": validate, "fhir_outputs": outputs}
         jobs = jobs or len(os.sched_getaffinity(0))
-        report = pipeline.convert(files, out_dir, formats, on_record=advance, options=options, jobs=jobs)
+        try:
+            report = pipeline.convert(files, out_dir, formats, on_record=advance, options=options, jobs=jobs)
+        except KeyboardInterrupt:
+            err.print(
+                escape(f"interrupted: nothing written, {out_dir} left as it was"), highlight=False, soft_wrap=True
+            )
+            raise typer.Exit(130) from None
     print_report(report, out_dir)
     raise typer.Exit(report.exit_code)
 
@@ -210,13 +216,18 @@ def push(
         str, typer.Option("--mode", help="put (by stable id) or conditional (on the NCT identifier).")
     ] = "put",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Read and convert, send nothing.")] = False,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Do not verify the server's TLS certificate (a test server only).")
+    ] = False,
 ) -> None:
     """Push trials (registry records, or FHIR files exported before) to a FHIR server, idempotently."""
     _check_paths(paths)
     if fhir_version not in ("R5", "R4B"):
         raise typer.BadParameter(f"{fhir_version!r}: choose R5 or R4B", param_hint="--fhir-version")
+    if insecure:
+        err.print("warning: --insecure: the server's TLS certificate is not verified", highlight=False)
     try:
-        report = fhirclient.push(paths, server, fhir_version, token_env, batch_size, mode, dry_run)
+        report = fhirclient.push(paths, server, fhir_version, token_env, batch_size, mode, dry_run, insecure=insecure)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     table = Table("trial", "result", "detail", title=f"push to {escape(server)}", title_justify="left")

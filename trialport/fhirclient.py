@@ -4,14 +4,18 @@ Idempotent: every resource is written by its stable id (``PUT ResearchStudy/<id>
 server assigns its own ids, by a conditional update on the NCT identifier (``--mode conditional``).
 Pushing the same trials twice creates nothing new. Retries with backoff on 429, 5xx, timeouts and
 connection errors, honouring Retry-After; a batch the server refuses as a whole is sent again trial by
-trial, so one bad resource fails alone and the server's OperationOutcome says why. The bearer token is
-read from an environment variable and never printed, logged or reported.
+trial, so one bad resource fails alone and the server's OperationOutcome says why. A trial counts as pushed
+only when the server's answer says so; one that failed is simply pushed again by the next run. The bearer
+token is read from an environment variable and never printed, logged or reported (not even where a server
+echoes it back). TLS certificates are verified unless ``insecure`` is asked for by name; an untrusted
+certificate fails at once, with a message that says so, rather than being retried.
 """
 
 from __future__ import annotations
 
 import email.utils
 import os
+import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -28,6 +32,8 @@ from trialport.model import Trial
 
 ORGANIZATION_SYSTEM = "urn:trialport:organization"
 RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
+AUTH_STATUSES = {401, 403}  # the whole batch fails as one: sending it again trial by trial cannot help
+REDACTED = "[token]"
 
 
 class PushError(Exception):
@@ -81,6 +87,10 @@ class Client:
     def close(self) -> None:
         self.http.close()
 
+    def redact(self, text: str) -> str:
+        """``text`` with the token cut out (servers and libraries may echo request headers back)."""
+        return text.replace(self.token, REDACTED) if self.token else text
+
     def transaction(self, bundle: dict[str, Any]) -> httpx.Response:
         """POST a transaction Bundle; retried on 429/5xx/timeouts/connection errors, never on other 4xx."""
         problem = "no attempt"
@@ -89,6 +99,8 @@ class Client:
                 response = self.http.post("", json=bundle)
             except httpx.TransportError as error:  # refused, reset, timed out
                 problem = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+                if _untrusted(error):
+                    raise PushError(self.redact(f"TLS certificate not trusted: {error}")) from None
                 wait = self.backoff * 2**attempt
             else:
                 if response.status_code not in RETRY_STATUSES:
@@ -97,7 +109,17 @@ class Client:
                 wait = _retry_after(response) or self.backoff * 2**attempt
             if attempt < self.retries:
                 self.sleep(min(wait, 60.0))
-        raise PushError(f"{problem} after {self.retries + 1} attempts")
+        raise PushError(self.redact(f"{problem} after {self.retries + 1} attempts"))
+
+
+def _untrusted(error: Exception) -> bool:
+    """Whether ``error`` comes from a certificate that failed verification (no retry can fix that)."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in str(error)
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -171,15 +193,27 @@ def _send(client: Client, batch: list[Trial], version: str, mode: str) -> list[O
     except PushError as error:
         return [Outcome(t.id, "failed", str(error)) for t in batch]
     if response.status_code >= 400:
-        if len(batch) > 1:  # find the trial the server refuses: the others go through on their own
+        if len(batch) > 1 and response.status_code not in AUTH_STATUSES:  # find the trial the server refuses
             return [o for trial in batch for o in _send(client, [trial], version, mode)]
-        return [Outcome(batch[0].id, "failed", f"HTTP {response.status_code}: {_operation_outcome(response)}")]
-    answers = response.json().get("entry", [])
+        message = client.redact(f"HTTP {response.status_code}: {_operation_outcome(response)}")
+        return [Outcome(t.id, "failed", message) for t in batch]
+    try:
+        answers = response.json().get("entry", [])
+    except (ValueError, AttributeError):
+        message = client.redact(f"HTTP {response.status_code} without a Bundle: {response.text[:200]}")
+        return [Outcome(t.id, "failed", message) for t in batch]
     statuses: dict[str, str] = {}
     for owner, entry, answer in zip(owners, entries, answers, strict=False):
         if entry["resource"]["resourceType"] == "ResearchStudy":
             statuses[owner] = _result(answer)
-    return [Outcome(t.id, statuses.get(t.id, "failed"), "" if t.id in statuses else "no answer") for t in batch]
+    return [_outcome(t.id, statuses.get(t.id)) for t in batch]
+
+
+def _outcome(trial: str, status: str | None) -> Outcome:
+    """Pushed only when the server's answer says created or updated; anything else is a failure to retry."""
+    if status in ("created", "updated"):
+        return Outcome(trial, status)
+    return Outcome(trial, "failed", status or "no answer")
 
 
 def _result(answer: dict[str, Any]) -> str:
@@ -210,8 +244,10 @@ def push(
     mode: str = "put",
     dry_run: bool = False,
     client: Client | None = None,
+    insecure: bool = False,
 ) -> PushReport:
-    """Push every trial under ``paths`` (registry records, or FHIR files exported before) to ``server``."""
+    """Push every trial under ``paths`` (registry records, or FHIR files exported before) to ``server``.
+    ``insecure`` skips TLS certificate verification (a test server's self-signed certificate)."""
     if not server.startswith(("http://", "https://")):
         raise ValueError(f"server URL must be http(s): {server!r}")
     if mode not in ("put", "conditional"):
@@ -224,7 +260,7 @@ def push(
     if dry_run:
         report.outcomes = [Outcome(t.id, "planned") for t in trials]
         return report
-    client = client or Client(server, token=token)
+    client = client or Client(server, token=token, verify=not insecure)
     try:
         for batch in _batches(trials, batch_size):
             report.outcomes += _send(client, batch, version, mode)
