@@ -3,13 +3,17 @@
 - ``sekmet``: the sekmet-fhir package's FHIR R4 server (SQLite), with bearer-token auth.
 - ``medplum``: the Medplum FHIR engine with an in-memory repository (tests/node/medplum-server.js): it
   assigns ids itself and supports identifier search, so it takes conditional updates.
-- ``FaultyFront``: a real HTTP server that answers the first requests with a fault (500, 429 with
-  Retry-After, a dropped connection) and then forwards everything to the server behind it.
+- ``FaultyFront``: a real HTTP server that answers some requests with a fault (500, 429 with Retry-After,
+  a dropped connection, a 401 that echoes the request's headers, an answer lost after the server behind it
+  applied the request) and forwards the others to the server behind it; over TLS with ``tls``.
 """
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -112,14 +116,54 @@ def count(base: str, resource_type: str) -> int:
     return response.json()["total"]
 
 
-class FaultyFront:
-    """Answers the first ``faults`` POSTs with ``fault`` ("500", "429", "drop", "slow"), then forwards;
-    or, with ``refuse``, answers 400 with an OperationOutcome to every transaction that holds that id,
-    as a server does that rejects one resource."""
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by its own key (no client trusts it), and the key: PEM files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
 
-    def __init__(self, behind: str, fault: str = "", faults: int = 0, refuse: str | None = None) -> None:
-        self.behind, self.fault, self.faults, self.refuse = behind, fault, faults, refuse
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+class FaultyFront:
+    """Answers POSTs number ``start + 1`` to ``start + faults`` with ``fault`` ("500", "429", "drop", "slow",
+    "echo401": 401 with the request's headers in the body, "lost": forwarded, then the connection dropped
+    before the answer), and forwards the others; or, with ``refuse``, answers 400 with an OperationOutcome to
+    every transaction that holds that id, as a server does that rejects one resource. ``tls`` (certificate,
+    key) serves https."""
+
+    def __init__(
+        self,
+        behind: str,
+        fault: str = "",
+        faults: int = 0,
+        refuse: str | None = None,
+        start: int = 0,
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
+        self.behind, self.fault, self.faults, self.refuse, self.start = behind, fault, faults, refuse, start
         self.requests = 0
+        self.forwarded = 0
         front = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -138,7 +182,15 @@ class FaultyFront:
                         b'"code":"invalid","diagnostics":"ResearchStudy.phase: not allowed here"}]}'
                     )
                     return
-                if front.requests <= front.faults:
+                faulty = front.start < front.requests <= front.start + front.faults
+                if faulty and front.fault == "echo401":
+                    echoed = "".join(f"{k}: {v}\n" for k, v in self.headers.items())
+                    self.send_response(401)
+                    self.send_header("Content-Type", "text/plain")
+                    self.end_headers()
+                    self.wfile.write(f"unauthorized; your request was:\n{echoed}".encode())
+                    return
+                if faulty and front.fault != "lost":
                     if front.fault == "drop":
                         self.connection.shutdown(socket.SHUT_RDWR)
                         return
@@ -154,6 +206,7 @@ class FaultyFront:
                         b'{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"transient"}]}'
                     )
                     return
+                front.forwarded += 1
                 answer = httpx.post(
                     front.behind,
                     content=body,
@@ -163,13 +216,22 @@ class FaultyFront:
                         "Authorization": self.headers.get("Authorization", ""),
                     },
                 )
+                if faulty:  # "lost": the server behind applied it, the client never hears
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 self.send_response(answer.status_code)
                 self.send_header("Content-Type", "application/fhir+json")
                 self.end_headers()
                 self.wfile.write(answer.content)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/fhir"
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            self.server.handle_error = lambda request, address: None  # a client refusing the certificate: quiet
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}/fhir"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:

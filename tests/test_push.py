@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import ssl
 import subprocess
 import sys
+from collections import Counter
+from pathlib import Path
 
+import httpx
 import pytest
 from conftest import CTGOV, SEEDS
-from fhir_servers import TOKEN, FaultyFront, count, free_port, medplum, sekmet
+from fhir_servers import TOKEN, FaultyFront, count, free_port, medplum, sekmet, self_signed
 
 from trialport import pipeline
+from trialport.fhir.codes import NCT_SYSTEM
 from trialport.fhirclient import Client, push
 
 pytestmark = pytest.mark.slow
@@ -120,31 +126,110 @@ def test_one_refused_resource_fails_alone_with_the_servers_reason(server):
     assert report.exit_code == 1 and len(outcomes) == 4
 
 
-def test_token_never_appears_in_output(tmp_path):
-    url = f"http://127.0.0.1:{free_port()}/fhir"
-    env = {**os.environ, "FHIR_TOKEN": TOKEN}
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "trialport",
-            "push",
-            str(SEEDS),
-            "--server",
-            url,
-            "--fhir-version",
-            "R4B",
-            "--token-env",
-            "FHIR_TOKEN",
-        ],
-        env=env,
+def push_command(url: str, cwd: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """``trialport push`` of the seeds in a subprocess, in ``cwd``, with the token in its environment."""
+    command = [sys.executable, "-m", "trialport", "push", str(SEEDS), "--server", url, "--fhir-version", "R4B"]
+    return subprocess.run(
+        [*command, "--token-env", "FHIR_TOKEN", *options],
+        env={**os.environ, "FHIR_TOKEN": TOKEN},
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert run.returncode == 1
+
+
+def assert_token_nowhere(run: subprocess.CompletedProcess[str], folder: Path) -> None:
+    """Not on stdout or stderr, and not in any file the run wrote."""
     assert TOKEN not in run.stdout + run.stderr
+    assert [p for p in folder.rglob("*") if p.is_file() and TOKEN.encode() in p.read_bytes()] == []
+
+
+def test_token_never_appears_in_output(tmp_path):
+    url = f"http://127.0.0.1:{free_port()}/fhir"
+    run = push_command(url, tmp_path)
+    assert run.returncode == 1
+    assert_token_nowhere(run, tmp_path)
     assert "failed" in run.stdout
+
+
+def test_token_echoed_back_by_a_401_is_cut_from_every_message(server, tmp_path, caplog):
+    front = FaultyFront(server, "echo401", faults=1000)
+    try:
+        run = push_command(front.url, tmp_path)
+        with caplog.at_level(logging.DEBUG):  # httpx's and httpcore's logs too
+            report = push([SEEDS], front.url, "R4B", token_env="FHIR_TOKEN", client=quick(front.url))
+    finally:
+        front.close()
+    assert run.returncode == 1 and run.stdout.count("HTTP 401") == 4
+    assert "Bearer [token]" in run.stdout  # the server did echo it: cut, not absent by luck
+    assert_token_nowhere(run, tmp_path)
+    assert report.counts() == {"failed": 4} and front.requests == 2  # one batch each, not split trial by trial
+    assert all("Bearer [token]" in o.message and TOKEN not in o.message for o in report.outcomes)
+    assert caplog.records and TOKEN not in caplog.text
+
+
+def studies_by_identifier(base: str) -> Counter[str]:
+    """How many ResearchStudy resources the server holds per identifier value."""
+    found = httpx.get(
+        f"{base}/ResearchStudy", params={"_count": 500}, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
+    ).json()
+    studies = [entry["resource"] for entry in found.get("entry", [])]
+    assert len(studies) == found.get("total", len(studies))  # one page holds them all
+    return Counter(i["value"] for s in studies for i in s.get("identifier", []) if i.get("system") == NCT_SYSTEM)
+
+
+def held(base: str, trial: str) -> bool:
+    answer = httpx.get(f"{base}/ResearchStudy/{trial}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+    return answer.status_code == 200
+
+
+@pytest.mark.parametrize("fault", ["500", "lost"])
+def test_server_failing_part_way_then_a_rerun_completes_without_duplicates(fault, tmp_path):
+    """The second of four batches fails beyond every retry: with 500s (the server never stored it) or with
+    its answers lost (stored, but the client never heard). The report claims nothing not stored, and a
+    re-run against the healthy server completes the rest: one ResearchStudy per trial."""
+    ids = [t.id for t in pipeline.trials(INPUTS)]
+    with sekmet(tmp_path) as base:
+        front = FaultyFront(base, fault, faults=5, start=1)  # five attempts of batch 2: retries=4 plus the first
+        try:
+            first = push(INPUTS, front.url, "R4B", token_env="FHIR_TOKEN", batch_size=5, client=quick(front.url))
+        finally:
+            front.close()
+        failed = [o.trial for o in first.outcomes if o.status == "failed"]
+        assert failed == ids[5:10] and first.exit_code == 1
+        pushed = {o.trial for o in first.outcomes if o.status != "failed"}
+        assert all(held(base, trial) for trial in pushed)
+        assert [held(base, t) for t in failed] == [fault == "lost" or t in pushed for t in failed]  # one came twice
+        second = push(INPUTS, base, "R4B", token_env="FHIR_TOKEN", batch_size=5)
+        assert second.exit_code == 0 and len(second.outcomes) == 17
+        fixed = [o.status for o in second.outcomes[5:10]]
+        assert fixed == ["updated" if fault == "lost" or t in pushed else "created" for t in failed]
+        assert count(base, "ResearchStudy") == 16
+        nct = studies_by_identifier(base)
+        assert set(nct) == {t for t in ids if t.startswith("NCT")} and set(nct.values()) == {1}
+
+
+def test_untrusted_certificate_fails_clearly_and_insecure_pushes_with_a_warning(server, tmp_path):
+    front = FaultyFront(server, tls=self_signed(tmp_path))
+    try:
+        refused = push_command(front.url, tmp_path)
+        assert (refused.returncode, front.requests) == (1, 0)  # nothing sent past the handshake
+        assert refused.stdout.count("TLS certificate not trusted") == 4 and "4 failed" in refused.stdout
+        assert "CERTIFICATE_VERIFY_FAILED" in refused.stdout and "warning" not in refused.stderr
+        insecure = push_command(front.url, tmp_path, "--insecure")
+    finally:
+        front.close()
+    assert insecure.returncode == 0 and front.forwarded == 1
+    assert insecure.stderr.strip().splitlines() == ["warning: --insecure: the server's TLS certificate is not verified"]
+    assert "failed" not in insecure.stdout
+    assert_token_nowhere(insecure, tmp_path)
+
+
+def test_insecure_reaches_the_client():
+    assert Client("https://127.0.0.1:1/fhir", verify=False).http._transport._pool._ssl_context.verify_mode == (
+        ssl.CERT_NONE
+    )
 
 
 def test_only_http_urls():
