@@ -51,17 +51,22 @@ class Stage:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _merge(source: Path, target: Path, skip: frozenset[str] | set[str] = frozenset()) -> None:
-    for entry in sorted(os.scandir(source), key=lambda e: e.name):
-        if entry.name in skip or entry.name.startswith("."):
-            continue
-        destination = target / entry.name
-        if entry.is_dir(follow_symlinks=False) and destination.is_dir():
-            _merge(Path(entry.path), destination)
-        elif entry.is_dir(follow_symlinks=False) and destination.exists():
-            raise FileExistsError(f"{destination} is a file, the new output is a folder")
-        else:
-            os.replace(entry.path, destination)
+def _merge(source: str | Path, target: str | Path, skip: frozenset[str] | set[str] = frozenset()) -> None:
+    with os.scandir(source) as found:
+        for entry in found:
+            if entry.name in skip or entry.name.startswith("."):
+                continue
+            destination = os.path.join(target, entry.name)
+            if entry.is_dir(follow_symlinks=False):
+                try:
+                    os.rename(entry.path, destination)  # a folder new to the output: one step
+                    continue
+                except OSError:
+                    if not os.path.isdir(destination):
+                        raise
+                _merge(entry.path, destination)
+            else:
+                os.replace(entry.path, destination)
 
 
 _active: Stage | None = None
