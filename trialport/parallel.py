@@ -15,6 +15,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -200,3 +201,9 @@ def _stop(pool: ProcessPoolExecutor) -> None:
             process.terminate()
     for process in processes:
         process.join(timeout=5)
+    # A worker stopped while sending its result leaves half a message in the result pipe, and the pool's
+    # manager thread waits for the rest forever (and exit waits for that thread): closing our end of the
+    # pipe, the last one open, ends that wait.
+    queue = getattr(pool, "_result_queue", None)
+    with suppress(Exception):
+        queue._writer.close()  # type: ignore[union-attr]
