@@ -18,6 +18,7 @@ import pytest
 from conftest import CTGOV, ROOT, SEEDS, v2_studies
 
 from trialport import parallel, pipeline, plugins
+from trialport.exporters.base import Exporter
 from trialport.parallel import Converted
 from trialport.readers import ctgov_json
 
@@ -197,3 +198,31 @@ def test_a_plugin_that_only_overrides_write_works_under_jobs(tmp_path):
     assert len(rows) > 2 + 2 + 4 + 11 + 8
     assert (tmp_path / "2" / "endpoints.md").read_bytes() == (tmp_path / "1" / "endpoints.md").read_bytes()
     assert (tmp_path / "2" / "trials.jsonl").read_bytes() == (tmp_path / "1" / "trials.jsonl").read_bytes()
+
+
+class Exploding(Exporter):
+    """An exporter whose ``render`` fails on one trial: in a worker, as it would in one process."""
+
+    name = "exploding"
+    description = "fails on NCT00973089"
+
+    @classmethod
+    def render(cls, trial, options):
+        if trial.id == "NCT00973089":
+            raise RuntimeError(f"cannot render {trial.id}")
+        return trial.id
+
+    def write_rendered(self, rendered):
+        pass
+
+
+def test_an_exporter_failing_in_a_worker_stops_the_run_with_its_reason(tmp_path, monkeypatch):
+    monkeypatch.setattr(parallel, "START_METHOD", "fork")  # the workers inherit the exporter registered here
+    monkeypatch.setitem(plugins.exporters(), "exploding", Exploding)
+    with pytest.raises(parallel.WorkerFailed, match="RuntimeError: cannot render NCT00973089"):
+        pipeline.convert([CTGOV / "aact-fixtures" / "v2-json"], tmp_path, ["json", "exploding"], jobs=2)
+    assert list(tmp_path.rglob("*")) == []  # nothing published
+    deadline = time.monotonic() + 10
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert multiprocessing.active_children() == []

@@ -10,13 +10,14 @@ bounded whatever the input's size. With ``jobs=1`` the same units run in-process
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import threading
+import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import suppress
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -138,30 +139,79 @@ def run_in_pool(
     jobs: int,
     sink: Sink,
 ) -> None:
-    """Units to ``jobs`` worker processes, at most ``2 * jobs`` in flight, results taken in input order.
-    Any failure or interruption stops the workers at once."""
+    """Units to ``jobs`` worker processes in turn, at most ``2 * jobs`` in flight, results taken in input
+    order. Any failure or interruption stops the workers at once."""
     local = Converter(formats, options, keep_trials=False)
-    window: deque[tuple[Work, Future[list[Outcome | Failure]] | None]] = deque()
-    pool = ProcessPoolExecutor(jobs, _context(), initializer=_start_worker, initargs=(list(formats), options))
+    workers = [Worker(_context(), formats, options) for _ in range(jobs)]
+    window: deque[tuple[Work, Worker | None]] = deque()
+    turn = 0
     try:
         for unit in work:
-            future = pool.submit(_run, unit) if isinstance(unit, Unit) and not unit.local else None
-            window.append((unit, future))
+            worker = None
+            if isinstance(unit, Unit) and not unit.local:
+                worker, turn = workers[turn], (turn + 1) % jobs
+                worker.send(unit)
+            window.append((unit, worker))
             while len(window) >= 2 * jobs:
                 _settle(*window.popleft(), local, sink)
         while window:
             _settle(*window.popleft(), local, sink)
     except BaseException:
-        _stop(pool)
+        for worker in workers:
+            worker.stop()
         raise
-    pool.shutdown()
+    for worker in workers:
+        worker.finish()
 
 
-def _settle(unit: Work, future: Future[list[Outcome | Failure]] | None, local: Converter, sink: Sink) -> None:
+class WorkerFailed(RuntimeError):
+    """A worker process raised (an exporter's ``render``) or died; the run stops, as it would in one process."""
+
+
+class Worker:
+    """One worker process and the pipe to it. Each worker takes its units in the order sent and answers in
+    that order, so taking answers round the workers in turn gives input order. No threads of our own: a
+    stopped worker is terminated and its pipe closed, and nothing is left waiting at exit."""
+
+    def __init__(self, context: multiprocessing.context.BaseContext, formats: Sequence[str], options: dict) -> None:
+        self.pipe, theirs = context.Pipe()
+        self.process = context.Process(target=_serve, args=(theirs, list(formats), options, os.getpid()), daemon=True)
+        self.process.start()
+        theirs.close()
+
+    def send(self, unit: Unit) -> None:
+        self.pipe.send(unit)
+
+    def receive(self) -> list[Outcome | Failure]:
+        try:
+            answer = self.pipe.recv()
+        except EOFError:
+            self.process.join(timeout=5)
+            raise WorkerFailed(f"a worker process died (exit code {self.process.exitcode})") from None
+        if isinstance(answer, WorkerFailed):
+            raise answer
+        return answer
+
+    def finish(self) -> None:
+        self.pipe.send(None)
+        self.process.join()
+        self.pipe.close()
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.pipe.close()
+
+
+def _settle(unit: Work, worker: Worker | None, local: Converter, sink: Sink) -> None:
     if not isinstance(unit, Unit):
         _settled(unit, sink)
         return
-    for item in local.outcomes(unit) if future is None else future.result():
+    for item in local.outcomes(unit) if worker is None else worker.receive():
         sink(unit.path, unit.reader, item)
 
 
@@ -178,32 +228,23 @@ def _context() -> multiprocessing.context.BaseContext:
     return context
 
 
-_converter: Converter | None = None
-
-
-def _start_worker(formats: list[str], options: dict[str, Any]) -> None:
-    global _converter
+def _serve(pipe: Connection, formats: list[str], options: dict[str, Any], parent: int) -> None:
+    """A worker's life: read units from the pipe, answer each with its outcomes, until told to stop
+    (``None``) or the writing process is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the writing process's to handle: it stops us
-    _converter = Converter(formats, options, keep_trials=False)
-
-
-def _run(unit: Unit) -> list[Outcome | Failure]:
-    assert _converter is not None
-    return _converter.run(unit)
-
-
-def _stop(pool: ProcessPoolExecutor) -> None:
-    """Stop the workers now, not after the units already queued."""
-    processes = list(getattr(pool, "_processes", {}).values())  # no public way before Python 3.14
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        if process.is_alive():
-            process.terminate()
-    for process in processes:
-        process.join(timeout=5)
-    # A worker stopped while sending its result leaves half a message in the result pipe, and the pool's
-    # manager thread waits for the rest forever (and exit waits for that thread): closing our end of the
-    # pipe, the last one open, ends that wait.
-    queue = getattr(pool, "_result_queue", None)
-    with suppress(Exception):
-        queue._writer.close()  # type: ignore[union-attr]
+    converter = Converter(formats, options, keep_trials=False)
+    while True:
+        while not pipe.poll(1.0):
+            if os.getppid() != parent:
+                return
+        unit = pipe.recv()
+        if unit is None:
+            return
+        try:
+            answer: list[Outcome | Failure] | WorkerFailed = converter.run(unit)
+        except Exception as error:
+            answer = WorkerFailed(f"{type(error).__name__}: {error}\n{traceback.format_exc()}")
+        try:
+            pipe.send(answer)
+        except Exception as error:  # an answer that does not pickle (a plugin's render result)
+            pipe.send(WorkerFailed(f"cannot send a result back: {type(error).__name__}: {error}"))

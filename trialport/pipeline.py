@@ -99,15 +99,15 @@ def trials(paths: Iterable[str | Path]) -> Iterator[Trial]:
             yield record.result
 
 
-def units(paths: Iterable[str | Path]) -> Iterator[Work]:
-    """The work under ``paths`` in input order: each file whole, or in the batches its reader cuts it
-    into; a file settled without reading (unreadable, or no reader takes it) as its Rejection."""
+def units(paths: Iterable[str | Path], cut: bool = True) -> Iterator[Work]:
+    """The work under ``paths`` in input order: each file whole, or (``cut``) in the batches its reader cuts
+    it into; a file settled without reading (unreadable, or no reader takes it) as its Rejection."""
     readers = installed_readers()
     for path in iter_files(paths):
         reader = sniff(path, readers)
         if isinstance(reader, Rejection):
             yield path, "-", reader
-        elif not can_batch(reader):
+        elif not cut or not can_batch(reader):
             yield Unit(path, reader.name, parallel.WHOLE, local=_large(path))
         else:
             try:
@@ -182,7 +182,7 @@ def _run(
     try:
         if jobs == 1:
             converter = parallel.Converter(formats, options, keep_trials=True)
-            parallel.run_in_process(units(paths), converter, take)
+            parallel.run_in_process(units(paths, cut=False), converter, take)  # one process: stream each file
         else:
             parallel.run_in_pool(units(paths), formats, options, jobs, take)
     except BaseException:

@@ -33,6 +33,7 @@ from trialport.readers.shape import mistyped
 WHOLE_FILE_LIMIT = 64 * 1024 * 1024
 ZIP_MEMBER_LIMIT = 256 * 1024 * 1024  # uncompressed bytes one study file may have in a bulk .zip
 _BOM = b"\xef\xbb\xbf"
+_SPACE = (b"", b" ", b"\t", b"\r", b"\n")
 _UTF16 = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 BATCH_BYTES = 2 * 1024 * 1024  # JSON Lines per batch under ``convert --jobs``: this much, then to the line's end
 BATCH_MEMBERS = 100  # bulk .zip members per batch
@@ -254,7 +255,8 @@ def study(document: dict[str, Any], path: str, record: str | None, fmt: str, raw
         v2 = ctgov_classic.to_v2(document) if fmt == "ctgov-classic" else document
         fields, nct = ctgov_v2.fields(v2)
         digest = sha256(raw if raw is not None else orjson.dumps(document))
-        return assemble(fields, Source(format=fmt, path=path, record=nct or record, sha256=digest), nct)
+        source = Source.model_construct(format=fmt, path=path, record=nct or record, sha256=digest)  # ours: valid
+        return assemble(fields, source, nct)
     except (ValueError, TypeError, AttributeError, KeyError, ValidationError) as error:
         nct = _nct_of(document)
         return Rejection(path, nct or record, _reason(error, document))
@@ -262,7 +264,7 @@ def study(document: dict[str, Any], path: str, record: str | None, fmt: str, raw
 
 def _json_lines(handle: IO[bytes], path: str, first: int = 1) -> Iterator[ReadResult]:
     for number, line in enumerate(handle, first):
-        if not line.strip():
+        if line[:1] in _SPACE and not line.strip():  # a blank line (tested cheaply: a line may be 1 MB)
             continue
         try:
             document = orjson.loads(line)
