@@ -226,3 +226,21 @@ def test_an_exporter_failing_in_a_worker_stops_the_run_with_its_reason(tmp_path,
     while multiprocessing.active_children() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert multiprocessing.active_children() == []
+
+
+@pytest.mark.parametrize("batch_bytes", [1, 7, 64, 4096])
+def test_json_lines_batches_cover_the_file_in_whole_lines_numbered_from_one(tmp_path, monkeypatch, batch_bytes):
+    monkeypatch.setattr(ctgov_json, "BATCH_BYTES", batch_bytes)
+    studies = [json.dumps(s) for s in v2_studies()[:6]]
+    text = (studies[0] + "\n" + studies[1] + "\n\n" + "\n".join(studies[2:])).encode()  # blank line 3, no final \n
+    path = tmp_path / "studies.jsonl"
+    path.write_bytes(text)
+    batches = list(ctgov_json.CtgovJsonReader().batches(path))
+    assert [b.start for b in batches] == [0, *(b.start + b.size for b in batches[:-1])]
+    assert batches[-1].start + batches[-1].size == len(text)
+    lines = text.split(b"\n")
+    for batch in batches:
+        chunk = text[batch.start : batch.start + batch.size]
+        assert batch.start == 0 or text[batch.start - 1 : batch.start] == b"\n"  # whole lines only
+        assert text.count(b"\n", 0, batch.start) + 1 == batch.first  # the line it starts on
+        assert chunk.split(b"\n")[0] == lines[batch.first - 1]

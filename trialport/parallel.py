@@ -185,7 +185,7 @@ class Worker:
     def receive(self) -> list[Outcome | Failure]:
         try:
             answer = self.pipe.recv()
-        except EOFError:
+        except (EOFError, OSError):
             self.process.join(timeout=5)
             raise WorkerFailed(f"a worker process died (exit code {self.process.exitcode})") from None
         if isinstance(answer, WorkerFailed):

@@ -37,6 +37,7 @@ _SPACE = (b"", b" ", b"\t", b"\r", b"\n")
 _UTF16 = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 BATCH_BYTES = 2 * 1024 * 1024  # JSON Lines per batch under ``convert --jobs``: this much, then to the line's end
 BATCH_MEMBERS = 100  # bulk .zip members per batch
+NEWLINE = ord("\n")
 
 
 @dataclass(frozen=True)
@@ -97,11 +98,13 @@ class CtgovJsonReader:
                 yield None
                 return
             start, first = 0, 1
-            while chunk := handle.read(BATCH_BYTES):
-                if not chunk.endswith(b"\n"):
-                    chunk += handle.readline()  # to the end of the line (or of the file)
-                yield Lines(start, len(chunk), first)
-                start, first = start + len(chunk), first + chunk.count(b"\n") + (not chunk.endswith(b"\n"))
+            buffer = bytearray(BATCH_BYTES)  # one buffer, reused: only sizes and line counts are needed here
+            while size := handle.readinto(buffer):
+                lines = _newlines(buffer, size)
+                if buffer[size - 1] != NEWLINE:  # to the end of the line (or of the file)
+                    size, lines = size + len(handle.readline()), lines + 1
+                yield Lines(start, size, first)
+                start, first = start + size, first + lines
 
     def read_batch(self, path: Path, batch: Lines | Members | None) -> Iterator[ReadResult]:
         if batch is None:
@@ -293,6 +296,14 @@ def _incremental(handle: IO[bytes], path: str) -> Iterator[ReadResult]:
             yield from studies_in(item, path, f"#{count}")
     except ijson.JSONError as error:
         yield Rejection(path, f"after #{count}", f"invalid JSON: {error}")
+
+
+def _newlines(buffer: bytearray, size: int) -> int:
+    """Line feeds in ``buffer[:size]``: found one by one (memchr), many times faster than ``count`` on long lines."""
+    count, at = 0, buffer.find(b"\n", 0, size)
+    while at != -1:
+        count, at = count + 1, buffer.find(b"\n", at + 1, size)
+    return count
 
 
 def _starts_json_lines(handle: IO[bytes]) -> bool:
