@@ -26,8 +26,8 @@ examples: $(STAMP)  ## regenerate examples/out from seeds/
 	rm -rf examples/out
 	$(BIN)/trialport convert seeds --out examples/out
 
-bench: $(STAMP)  ## records/s and peak memory per reader, beside the parse-only limit: benchmarks/results.md
-	$(BIN)/python benchmarks/run.py --sizes 1000,10000,100000
+bench: $(STAMP)  ## records/s and peak memory of readers, pipelines and exporters, beside the limit and the baseline: benchmarks/results.md
+	$(BIN)/python benchmarks/run.py --sizes 10000,100000
 
 fuzz: $(STAMP)  ## fuzz the seed-layout and CSV readers for FUZZ_SECONDS (default 60) each; crashes land in build/fuzz/crashes/
 	$(BIN)/python -m pip install --quiet -e '.[fuzz]'

@@ -46,7 +46,7 @@ class Case:
     role: str = "case"  # "limit", "baseline" or "case"
 
 
-PIPELINE = "import tempfile\nfrom trialport import pipeline"
+PIPELINE = "import tempfile\nfrom trialport import pipeline, plugins\nplugins.readers(); plugins.exporters()  # imports"
 EXPORT_STREAMING = """
 exporter = EXPORTER(Path(tempfile.mkdtemp()), OPTIONS)
 T = 0.0
@@ -122,6 +122,20 @@ CASES = [
         "jsonl",
         exporter_setup("cdisc", "CdiscExporter"),
         EXPORT_STREAMING,
+        SMALL,
+    ),
+    Case(
+        "pipeline: JSON Lines -> canonical -> cdisc (read, render, write), --jobs 1",
+        "jsonl",
+        PIPELINE,
+        "N = pipeline.convert([INPUT], tempfile.mkdtemp(), ['cdisc'], jobs=1).totals()['converted']",
+        SMALL,
+    ),
+    Case(
+        "pipeline: same to cdisc, --jobs 2",
+        "jsonl",
+        PIPELINE,
+        "N = pipeline.convert([INPUT], tempfile.mkdtemp(), ['cdisc'], jobs=2).totals()['converted']",
         SMALL,
     ),
     Case(
@@ -240,7 +254,8 @@ def main() -> None:
                 if case.role == "baseline":
                     baseline_rate = rate
                 vs_limit = limit_rate[case.kind] / rate if case.kind in limit_rate else float("nan")
-                speedup = rate / baseline_rate if case.name.startswith("pipeline") else float("nan")
+                fhir_pipeline = case.name.startswith("pipeline") and "cdisc" not in case.name
+                speedup = rate / baseline_rate if fhir_pipeline else float("nan")
                 name = case.name.replace("SIZE", f"{size:,}")
                 row = f"| {name} | {n:,} | {seconds:.2f} | {rate:,.0f} | {peak:.0f} | {vs_limit:.1f}x | {speedup:.1f} |"
                 print(row, flush=True)
