@@ -19,8 +19,8 @@ test: $(STAMP)  ## the whole suite, server tests included
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check trialport tests examples benchmarks
-	$(BIN)/ruff format --check trialport tests examples benchmarks
+	$(BIN)/ruff check trialport tests examples benchmarks fuzz
+	$(BIN)/ruff format --check trialport tests examples benchmarks fuzz
 
 examples: $(STAMP)  ## regenerate examples/out from seeds/
 	rm -rf examples/out

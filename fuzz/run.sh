@@ -20,7 +20,7 @@ for target in $TARGETS; do
     [ -f "$seed" ] && cp -n "$seed" "$corpus/" || true
   done
   echo "fuzzing $target for ${SECONDS_EACH}s (corpus $corpus)"
-  if ! "$PYTHON" "fuzz/$target.py" "$corpus" -max_total_time="$SECONDS_EACH" -max_len=65536 -timeout=10 \
+  if ! "$PYTHON" fuzz/harness.py "$target" "$corpus" -max_total_time="$SECONDS_EACH" -max_len=65536 -timeout=10 \
     -rss_limit_mb=2048 -dict="fuzz/$target.dict" -artifact_prefix="$crashes/" -print_final_stats=1 2>&1 | tail -n 25; then
     status=1
   fi
