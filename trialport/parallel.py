@@ -142,10 +142,13 @@ def run_in_pool(
     """Units to ``jobs`` worker processes in turn, at most ``2 * jobs`` in flight, results taken in input
     order. Any failure or interruption stops the workers at once."""
     local = Converter(formats, options, keep_trials=False)
-    workers = [Worker(_context(), formats, options) for _ in range(jobs)]
+    context = _context()
+    workers: list[Worker] = []
     window: deque[tuple[Work, Worker | None]] = deque()
     turn = 0
     try:
+        for _ in range(jobs):
+            workers.append(Worker(context, formats, options))
         for unit in work:
             worker = None
             if isinstance(unit, Unit) and not unit.local:
