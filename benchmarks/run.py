@@ -204,9 +204,12 @@ print(N, elapsed, usage(resource.RUSAGE_SELF).ru_maxrss, usage(resource.RUSAGE_C
 
 
 def run_case(case: Case, path: Path, size: int) -> tuple[int, float, float]:
-    """Records, seconds and peak RSS in MB (the largest of the process and its workers)."""
+    """Records, seconds and peak RSS in MB (the largest of the process and its workers). The case's
+    outputs go to a temporary folder of its own, removed as soon as it ends (they reach gigabytes)."""
     command = [sys.executable, "-c", CHILD, str(path), case.setup, case.code, str(size)]
-    out = subprocess.run(command, capture_output=True, text=True, check=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        env = {**os.environ, "TMPDIR": scratch}  # where the case's tempfile.mkdtemp() outputs land
+        out = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
     n, elapsed, rss_kb, children_kb = out.stdout.split()
     return int(n), float(elapsed), max(int(rss_kb), int(children_kb)) / 1024
 
