@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import suppress
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -21,7 +20,7 @@ from uuid import NAMESPACE_URL, uuid5
 
 import orjson
 
-from trialport.atomic import AtomicFile, staged
+from trialport.atomic import AtomicFile, put, staged
 from trialport.exporters.base import Exporter, ExportSummary
 from trialport.fhir.build import resources
 from trialport.fhir.codes import VERSIONS
@@ -116,24 +115,12 @@ class _VersionWriter:
                 self.organizations.add(resource.id)
             self.invalid += resource.problems
             if resource.pretty is not None:
-                self._write_study(f"{resource.id}.json", resource.pretty)
+                put(os.path.join(self.folder, f"{resource.id}.json"), resource.pretty)
             if resource.line is not None:
                 self.ndjson[resource.kind].write(resource.line)
             if resource.entry is not None and self.bundle:
                 self.bundle.write((b"," if self.entries else b"") + resource.entry)
                 self.entries += 1
-
-    def _write_study(self, name: str, data: bytes) -> None:
-        """``atomic.write_bytes`` without a disk sync, pared down: one file per study is most of the writing."""
-        tmp = os.path.join(self.folder, f".{name}.{os.getpid()}.tmp")
-        try:
-            with open(tmp, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, os.path.join(self.folder, name))
-        except BaseException:
-            with suppress(OSError):
-                os.unlink(tmp)
-            raise
 
     def close(self) -> list[str]:
         files = []
