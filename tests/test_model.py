@@ -11,7 +11,7 @@ CONTRACT = {
     model.Trial: (
         "id identifiers title official_title acronym brief_summary detailed_description conditions keywords "
         "interventions outcomes phases study_type status sponsor collaborators enrollment dates design arms "
-        "eligibility cell_therapy source diagnostics"
+        "eligibility why_stopped locations contacts officials references links cell_therapy source diagnostics"
     ),
     model.Identifier: "system value type",
     model.Condition: "name codes",
@@ -19,9 +19,17 @@ CONTRACT = {
     model.Outcome: "kind measure description time_frame",
     model.Enrollment: "count type",
     model.Dates: "start primary_completion completion first_posted last_update",
-    model.Design: "allocation intervention_model masking primary_purpose",
+    model.Design: "allocation intervention_model masking primary_purpose observational_model time_perspective",
     model.Arm: "label type description intervention_names",
-    model.Eligibility: "criteria sex minimum_age maximum_age healthy_volunteers",
+    model.Eligibility: (
+        "criteria sex minimum_age maximum_age healthy_volunteers std_ages study_population sampling_method"
+    ),
+    model.Location: "facility status city state zip country geo contacts",
+    model.GeoPoint: "lat lon",
+    model.Contact: "name role phone email",
+    model.Official: "name affiliation role",
+    model.Reference: "pmid citation type",
+    model.Link: "label url",
     model.CellTherapy: "modality targets multi_target generation costimulatory origin vector evidence",
     model.Evidence: "field text",
     model.Source: "format path record sha256",

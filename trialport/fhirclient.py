@@ -27,10 +27,10 @@ import httpx
 
 from trialport import pipeline
 from trialport.fhir.build import resources
-from trialport.fhir.codes import NCT_SYSTEM
+from trialport.fhir.codes import NCT_SYSTEM, ORGANIZATION_ID_SYSTEM
 from trialport.model import Trial
 
-ORGANIZATION_SYSTEM = "urn:trialport:organization"
+ORGANIZATION_SYSTEM = ORGANIZATION_ID_SYSTEM
 RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
 AUTH_STATUSES = {401, 403}  # the whole batch fails as one: sending it again trial by trial cannot help
 REDACTED = "[token]"

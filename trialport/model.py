@@ -111,6 +111,8 @@ class Design(_Frozen):
     intervention_model: str | None = None
     masking: str | None = None
     primary_purpose: str | None = None
+    observational_model: str | None = None
+    time_perspective: str | None = None
 
 
 class Arm(_Frozen):
@@ -121,11 +123,68 @@ class Arm(_Frozen):
 
 
 class Eligibility(_Frozen):
+    """``std_ages``: the registry's age groups (CHILD, ADULT, OLDER_ADULT); ``study_population`` and
+    ``sampling_method``: who an observational study enrols, and how."""
+
     criteria: str | None = None
     sex: str | None = None
     minimum_age: str | None = None
     maximum_age: str | None = None
     healthy_volunteers: bool | None = None
+    std_ages: list[str] = Field(default_factory=list)
+    study_population: str | None = None
+    sampling_method: str | None = None
+
+
+class Contact(_Frozen):
+    """A person to call: a study's central contact or a site's. ``role`` in API v2 values (CONTACT,
+    PRINCIPAL_INVESTIGATOR, SUB_INVESTIGATOR, ...); ``phone`` keeps an extension as ``ext. 123``."""
+
+    name: str | None = None
+    role: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
+class GeoPoint(_Frozen):
+    lat: float
+    lon: float
+
+
+class Location(_Frozen):
+    """A site. ``status`` is the site's own recruitment status in API v2 values (RECRUITING, ...)."""
+
+    facility: str | None = None
+    status: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip: str | None = None
+    country: str | None = None
+    geo: GeoPoint | None = None
+    contacts: list[Contact] = Field(default_factory=list)
+
+
+class Official(_Frozen):
+    """An investigator responsible for the study: PRINCIPAL_INVESTIGATOR, STUDY_DIRECTOR, STUDY_CHAIR."""
+
+    name: str
+    affiliation: str | None = None
+    role: str | None = None
+
+
+class Reference(_Frozen):
+    """A publication about the study; ``type`` BACKGROUND, RESULT or DERIVED."""
+
+    pmid: str | None = None
+    citation: str | None = None
+    type: str | None = None
+
+
+class Link(_Frozen):
+    """A web page the registry lists for the study (``seeAlsoLinks``)."""
+
+    label: str | None = None
+    url: str
 
 
 class Evidence(_Frozen):
@@ -184,6 +243,12 @@ class Trial(_Frozen):
     design: Design | None = None
     arms: list[Arm] = Field(default_factory=list)
     eligibility: Eligibility | None = None
+    why_stopped: str | None = None
+    locations: list[Location] = Field(default_factory=list)
+    contacts: list[Contact] = Field(default_factory=list)
+    officials: list[Official] = Field(default_factory=list)
+    references: list[Reference] = Field(default_factory=list)
+    links: list[Link] = Field(default_factory=list)
     cell_therapy: CellTherapy | None = None
     source: Source | None = None
     diagnostics: list[Diagnostic] = Field(default_factory=list)

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-VERSIONS = ("R5", "R4B")
+VERSIONS = ("R5", "R4B", "R4")
 
 NCT_SYSTEM = "https://clinicaltrials.gov"
-# Extensions of our own; a URN, because they are ours and nothing resolves them.
-TIME_FRAME_EXTENSION = "urn:trialport:fhir:outcome-time-frame"
+# Our own extensions, code systems and identifier systems: canonical URLs whose definitions ship as a
+# FHIR package in trialport/fhir/package (StructureDefinitions, CodeSystems).
+CANONICAL = "https://trialport.dev/fhir"
+TIME_FRAME_EXTENSION = f"{CANONICAL}/StructureDefinition/outcome-time-frame"
+SITE_STATUS_EXTENSION = f"{CANONICAL}/StructureDefinition/site-recruitment-status"
+REFERENCE_TYPE_EXTENSION = f"{CANONICAL}/StructureDefinition/reference-type"
+ELIGIBILITY_CRITERIA_EXTENSION = f"{CANONICAL}/StructureDefinition/eligibility-criteria"
+RECRUITMENT_STATUS_SYSTEM = f"{CANONICAL}/CodeSystem/recruitment-status"  # API v2 site statuses
+REFERENCE_TYPE_SYSTEM = f"{CANONICAL}/CodeSystem/reference-type"  # BACKGROUND, RESULT, DERIVED
+ORGANIZATION_ID_SYSTEM = f"{CANONICAL}/sid/organization"
+LOCATION_ID_SYSTEM = f"{CANONICAL}/sid/location"
+PRACTITIONER_ID_SYSTEM = f"{CANONICAL}/sid/practitioner"
 # HL7's cross-version extensions carry R5 elements in R4B.
 XVER = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ResearchStudy."
 
@@ -23,7 +33,8 @@ OBJECTIVE_TYPE_SYSTEM = "http://hl7.org/fhir/research-study-objective-type"
 PARTY_ROLE_SYSTEM = "http://hl7.org/fhir/research-study-party-role"
 TITLE_TYPE_SYSTEM = "http://hl7.org/fhir/title-type"
 FOCUS_TYPE_SYSTEM = "http://hl7.org/fhir/research-study-focus-type"
-CELL_THERAPY_SYSTEM = "urn:trialport:cell-therapy"  # CAR-T / CAR-NK, as the mapping names them
+CELL_THERAPY_SYSTEM = f"{CANONICAL}/CodeSystem/cell-therapy"  # CAR-T / CAR-NK, as the mapping names them
+ISO3166_SYSTEM = "urn:iso:std:iso:3166"
 
 # Several API v2 phases make one FHIR phase.
 PHASES = {

@@ -53,6 +53,8 @@ def fields(study: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     info = design.get("designInfo") or {}
     arms = p.get("armsInterventionsModule") or {}
     eligibility = p.get("eligibilityModule") or {}
+    places = p.get("contactsLocationsModule") or {}
+    references = p.get("referencesModule") or {}
     nct = line(ident.get("nctId"))
     diagnostics: list[Diagnostic] = []
 
@@ -144,6 +146,8 @@ def fields(study: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
                 "intervention_model": enum(info.get("interventionModel")),
                 "masking": enum((info.get("maskingInfo") or {}).get("masking")),
                 "primary_purpose": enum(info.get("primaryPurpose")),
+                "observational_model": enum(info.get("observationalModel")),
+                "time_perspective": enum(info.get("timePerspective")),
             }
         ),
         "arms": [
@@ -163,11 +167,59 @@ def fields(study: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
                 "minimum_age": age(eligibility.get("minimumAge")),
                 "maximum_age": age(eligibility.get("maximumAge")),
                 "healthy_volunteers": yes_no(eligibility.get("healthyVolunteers")),
+                "std_ages": [a for a in map(enum, eligibility.get("stdAges") or []) if a],
+                "study_population": block(eligibility.get("studyPopulation")),
+                "sampling_method": enum(eligibility.get("samplingMethod")),
             }
         ),
+        "why_stopped": block(status.get("whyStopped")),
+        "locations": [_location(x) for x in places.get("locations") or [] if isinstance(x, dict)],
+        "contacts": [c for c in map(_contact, places.get("centralContacts") or []) if c],
+        "officials": [
+            {"name": name, "affiliation": line(o.get("affiliation")), "role": enum(o.get("role"))}
+            for o in places.get("overallOfficials") or []
+            if isinstance(o, dict) and (name := line(o.get("name")))
+        ],
+        "references": [
+            {"pmid": line(r.get("pmid")), "citation": block(r.get("citation")), "type": enum(r.get("type"))}
+            for r in references.get("references") or []
+            if isinstance(r, dict) and (r.get("pmid") or r.get("citation"))
+        ],
+        "links": [
+            {"label": line(link.get("label")), "url": url}
+            for link in references.get("seeAlsoLinks") or []
+            if isinstance(link, dict) and (url := line(link.get("url")))
+        ],
         "diagnostics": diagnostics,
     }
     return raw, nct
+
+
+def _contact(contact: dict[str, Any]) -> dict[str, Any] | None:
+    """A central or site contact; a phone extension is kept in the phone text (``ext. 12``)."""
+    if not isinstance(contact, dict):
+        return None
+    phone, ext = line(contact.get("phone")), line(contact.get("phoneExt"))
+    if ext:
+        phone = f"{phone} ext. {ext}" if phone else f"ext. {ext}"
+    found = {"name": line(contact.get("name")), "role": enum(contact.get("role")), "phone": phone}
+    found["email"] = line(contact.get("email"))
+    return found if found["name"] or phone or found["email"] else None
+
+
+def _location(site: dict[str, Any]) -> dict[str, Any]:
+    geo = site.get("geoPoint") or {}
+    lat, lon = geo.get("lat"), geo.get("lon")
+    return {
+        "facility": line(site.get("facility")),
+        "status": enum(site.get("status")),
+        "city": line(site.get("city")),
+        "state": line(site.get("state")),
+        "zip": line(site.get("zip")),
+        "country": line(site.get("country")),
+        "geo": {"lat": lat, "lon": lon} if lat is not None and lon is not None else None,
+        "contacts": [c for c in map(_contact, site.get("contacts") or []) if c],
+    }
 
 
 def attribute_codes(
