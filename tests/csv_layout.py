@@ -3,7 +3,8 @@
 No real study is available both as API v2 JSON and as a CSV export, so tests build the pair: the
 current website export from API v2 studies, the legacy export from legacy XML records (whose display
 values are the ones the legacy export used). The rules are the exports' own: ``|``-joined lists,
-``TYPE: name`` interventions, outcomes flattened as ``measure, description, time frame``.
+``TYPE: name`` interventions, outcomes flattened as ``measure, description, time frame``, sites as
+``Facility, City, State, Zip, Country`` with the empty parts left out, joined by ``|``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ CURRENT = [
     "Start Date",
     "Primary Completion Date",
     "Completion Date",
+    "Locations",
 ]
 LEGACY = [
     "Rank",
@@ -74,6 +76,11 @@ def _csv(header: list[str], rows: list[dict[str, str]]) -> str:
     return out.getvalue()
 
 
+def site_text(*parts: str | None) -> str:
+    """One site as both exports write it: ``Facility, City, State, Zip, Country``, empty parts left out."""
+    return ", ".join(part for part in parts if part)
+
+
 def current_csv(studies: list[dict]) -> str:
     """API v2 studies as the current website's CSV export."""
     rows = []
@@ -95,6 +102,8 @@ def current_csv(studies: list[dict]) -> str:
             ("Intervention Model", info.get("interventionModel")),
             ("Masking", info.get("maskingInfo", {}).get("masking")),
             ("Primary Purpose", info.get("primaryPurpose")),
+            ("Observational Model", info.get("observationalModel")),
+            ("Time Perspective", info.get("timePerspective")),
         ]
         rows.append(
             {
@@ -122,9 +131,46 @@ def current_csv(studies: list[dict]) -> str:
                 "Start Date": status.get("startDateStruct", {}).get("date", ""),
                 "Primary Completion Date": status.get("primaryCompletionDateStruct", {}).get("date", ""),
                 "Completion Date": status.get("completionDateStruct", {}).get("date", ""),
+                "Locations": "|".join(
+                    site_text(*(site.get(key) for key in ("facility", "city", "state", "zip", "country")))
+                    for site in p.get("contactsLocationsModule", {}).get("locations", [])
+                ),
             }
         )
     return _csv(CURRENT, rows)
+
+
+ADDRESS = ("city", "state", "zip", "country")
+_YEARS = {"Year": 1, "Month": 1 / 12, "Week": 1 / 52, "Day": 1 / 365, "Hour": 1 / 8760, "Minute": 1 / 525600}
+
+
+def _years(age: str) -> float | None:
+    """``18 Years`` → 18.0; ``N/A`` (no limit) → None."""
+    number, _, unit = age.partition(" ")
+    return float(number) * _YEARS[unit.rstrip("s")] if number.isdigit() else None
+
+
+def legacy_age(low: str, high: str) -> str:
+    """The legacy export's age cell: the limits, then the age groups the website derived from them
+    (Child under 18, Adult 18 to 64, Older Adult 65 and over): ``18 Years and older   (Adult, Older Adult)``."""
+    if low == high == "null":  # no eligibility element
+        return "null"
+    low_years, high_years = _years(low), _years(high)
+    floor, ceiling = low_years or 0, high_years if high_years is not None else 200
+    groups = [
+        name
+        for name, start, end in (("Child", 0, 18), ("Adult", 18, 65), ("Older Adult", 65, 200))
+        if floor < end and ceiling >= start
+    ]
+    if low_years is not None and high_years is not None:
+        limits = f"{low} to {high}"
+    elif low_years is not None:
+        limits = f"{low} and older"
+    elif high_years is not None:
+        limits = f"up to {high}"
+    else:
+        return ", ".join(groups)
+    return f"{limits}   ({', '.join(groups)})"
 
 
 def legacy_csv(xml_paths: list[Path]) -> str:
@@ -145,6 +191,8 @@ def legacy_csv(xml_paths: list[Path]) -> str:
                     ("Intervention Model", "intervention_model"),
                     ("Masking", "masking"),
                     ("Primary Purpose", "primary_purpose"),
+                    ("Observational Model", "observational_model"),
+                    ("Time Perspective", "time_perspective"),
                 )
             ]
             if design is not None
@@ -154,6 +202,10 @@ def legacy_csv(xml_paths: list[Path]) -> str:
             o.findtext("measure") for kind in ("primary", "secondary", "other") for o in root.findall(f"{kind}_outcome")
         ]
         age_low, age_high = text("eligibility/minimum_age"), text("eligibility/maximum_age")
+        sites = [
+            site_text(*(site.findtext(tag) for tag in ("facility/name", *(f"facility/address/{a}" for a in ADDRESS))))
+            for site in root.findall("location")
+        ]
         rows.append(
             {
                 "Rank": str(rank),
@@ -170,7 +222,7 @@ def legacy_csv(xml_paths: list[Path]) -> str:
                 "Outcome Measures": "|".join(outcomes),
                 "Sponsor/Collaborators": "|".join(a.text for a in root.findall("sponsors/*/agency")),
                 "Gender": text("eligibility/gender"),
-                "Age": f"{age_low} to {age_high}   (Adult)" if "N/A" not in (age_low, age_high) else "Adult",
+                "Age": legacy_age(age_low, age_high),
                 "Phases": text("phase").replace("/Phase", "|Phase"),
                 "Enrollment": text("enrollment"),
                 "Funded Bys": "Other",
@@ -183,7 +235,7 @@ def legacy_csv(xml_paths: list[Path]) -> str:
                 "First Posted": text("study_first_posted"),
                 "Results First Posted": "null",
                 "Last Update Posted": text("last_update_posted"),
-                "Locations": "null",
+                "Locations": "|".join(sites) or "null",
                 "Study Documents": "null",
                 "URL": f"https://ClinicalTrials.gov/show/{text('id_info/nct_id')}",
             }

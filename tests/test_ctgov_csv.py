@@ -8,6 +8,7 @@ from conftest import CTGOV, DATA
 from trialport import pipeline
 from trialport.model import Trial
 from trialport.readers.base import Rejection
+from trialport.readers.ctgov_places import split_location
 
 MRD = CTGOV / "mrd-aml-csv" / "ctg-studies.csv"
 
@@ -32,12 +33,16 @@ def test_row_field_by_field(mrd):
     assert (trial.status, trial.study_type, trial.phases) == ("UNKNOWN", "INTERVENTIONAL", ["PHASE1"])
     assert trial.sponsor == "Hebei Senlang Biotechnology Inc., Ltd."  # a comma inside the sponsor's name
     assert trial.collaborators == ["Hebei Yanda Ludaopei Hospital"]
+    assert trial.eligibility.std_ages == ["CHILD", "ADULT", "OLDER_ADULT"]  # Age: "CHILD, ADULT, OLDER_ADULT"
+    assert trial.locations == []  # this export has no Locations column
     assert [(i.type, i.name) for i in trial.interventions] == [("BIOLOGICAL", "CD123 CAR-T cells")]
     assert trial.design.model_dump() == {
         "allocation": "NA",
         "intervention_model": "SINGLE_GROUP",
         "masking": "NONE",
         "primary_purpose": "TREATMENT",
+        "observational_model": None,
+        "time_perspective": None,
     }
     assert (trial.dates.start, trial.dates.primary_completion, trial.dates.completion) == (
         "2018-12-26",
@@ -112,11 +117,16 @@ def test_legacy_export_row():
     assert trial.sponsor == "Kermanshah University of Medical Sciences" and trial.collaborators == []
     e = trial.eligibility
     assert (e.sex, e.minimum_age, e.maximum_age) == ("ALL", "3 Years", "99 Years")
+    assert e.std_ages == ["CHILD", "ADULT", "OLDER_ADULT"]  # "3 Years to 99 Years   (Child, Adult, Older Adult)"
+    (site,) = trial.locations  # split with no certainty: see test_sites_people
+    assert site.country == "Iran, Islamic Republic of" and site.city is None
     assert trial.design.model_dump() == {
         "allocation": "RANDOMIZED",
         "intervention_model": "PARALLEL",
         "masking": "DOUBLE",
         "primary_purpose": "TREATMENT",
+        "observational_model": None,
+        "time_perspective": None,
     }
     assert (trial.enrollment.count, trial.dates.start, trial.dates.completion, trial.dates.first_posted) == (
         50,
@@ -145,3 +155,51 @@ def test_tab_separated_legacy_export(tmp_path):
     (tmp_path / "export.tsv").write_text("\n".join("\t".join(r) for r in rows), encoding="utf-8")
     (trial,) = [r.result for r in pipeline.read([tmp_path / "export.tsv"])]
     assert trial.id == "NCT04333550" and trial.eligibility.maximum_age == "99 Years"
+
+
+# Sites of real records, written as the exports write them: (text, its parts, split with certainty)
+SITE_TEXTS = [
+    # NCT00023673 (legacy XML): a Canadian site; "Alberta" is one of the provinces
+    (
+        "Tom Baker Cancer Centre - Calgary, Calgary, Alberta, T2N 4N2, Canada",
+        ("Tom Baker Cancer Centre - Calgary", "Calgary", "Alberta", "T2N 4N2", "Canada"),
+        True,
+    ),
+    # the NSCLC array: a facility name ending in a comma; "Hubei" is a province
+    (
+        "Tongji Hospital of Tongji Medical College, Huazhong University of Science and Technology,, Wuhan, Hubei, "
+        "430000, China",
+        (
+            "Tongji Hospital of Tongji Medical College, Huazhong University of Science and Technology,",
+            "Wuhan",
+            "Hubei",
+            "430000",
+            "China",
+        ),
+        True,
+    ),
+    # the NSCLC array: the city is "Bogota, D.C."
+    (
+        "Fundación CTIC - Centro de Tratamiento e Investigación sobre Cáncer Luis Carlos Sarmiento Angulo, Bogota, "
+        "D.C., 110131, Colombia",
+        (
+            "Fundación CTIC - Centro de Tratamiento e Investigación sobre Cáncer Luis Carlos Sarmiento Angulo",
+            "Bogota, D.C.",
+            None,
+            "110131",
+            "Colombia",
+        ),
+        True,
+    ),
+    # the NSCLC array: a misspelt state, so "Heidelberg" may be the city or part of the facility
+    (
+        "Research Site, Heidelberg, Baden W\ufffdrttemberg, Germany",
+        ("Research Site, Heidelberg, Baden W\ufffdrttemberg", None, None, None, "Germany"),
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "parts", "certain"), SITE_TEXTS)
+def test_site_text_split(text, parts, certain):
+    assert split_location(text) == (parts, certain)

@@ -53,6 +53,8 @@ def test_withdrawn_v2_study_field_by_field():
         "intervention_model": "PARALLEL",
         "masking": "SINGLE",
         "primary_purpose": "TREATMENT",
+        "observational_model": None,
+        "time_perspective": None,
     }
     assert (trial.enrollment.count, trial.enrollment.type) == (0, "ACTUAL")
     assert trial.dates.model_dump() == {
@@ -83,6 +85,23 @@ def test_withdrawn_v2_study_field_by_field():
     e = trial.eligibility
     assert (e.sex, e.minimum_age, e.maximum_age, e.healthy_volunteers) == ("ALL", "5 Years", "8 Years", True)
     assert e.criteria.startswith("Inclusion Criteria:\n\n* Healthy children\n* Patient's age is 5-8 years")
+    assert e.std_ages == ["CHILD"]
+    (site,) = trial.locations
+    assert site.model_dump() == {
+        "facility": "Hadassah Medical Organization",
+        "status": None,
+        "city": "Jerusalem",
+        "state": None,
+        "zip": None,
+        "country": "Israel",
+        "geo": {"lat": 31.76904, "lon": 35.21633},
+        "contacts": [],
+    }
+    (reference,) = trial.references
+    assert (reference.pmid, reference.type) == ("18519994", "BACKGROUND")
+    assert reference.citation.startswith("Thompson V, Craig RG, Curro FA, Green WS, Ship JA. Treatment of deep carious")
+    assert (trial.contacts, trial.officials, trial.links) == ([], [], [])
+    assert trial.why_stopped == "recruiting or enrolling participants has halted prematurely and will not resume"
 
 
 def test_study_with_results_keeps_multi_paragraph_outcome_descriptions():
@@ -138,6 +157,8 @@ def test_classic_study_field_by_field():
         "intervention_model": "SINGLE_GROUP",
         "masking": "NONE",
         "primary_purpose": "TREATMENT",
+        "observational_model": None,
+        "time_perspective": None,
     }
     assert (trial.enrollment.count, trial.enrollment.type) == (63, "ACTUAL")
     assert (trial.dates.start, trial.dates.primary_completion, trial.dates.first_posted) == (
@@ -158,6 +179,23 @@ def test_classic_study_field_by_field():
     ]
     assert trial.outcomes[0].time_frame.text == "From start of treatment to 90 days"
     assert (trial.eligibility.sex, trial.eligibility.healthy_volunteers) == ("ALL", False)
+    assert trial.eligibility.std_ages == ["CHILD", "ADULT", "OLDER_ADULT"]
+    assert [(o.name, o.role) for o in trial.officials] == [("Jeffrey Bradley, MD", "STUDY_CHAIR")]
+    assert len(trial.locations) == 41 and trial.locations[0].model_dump() == {
+        "facility": "Mobile Infirmary Medical Center",
+        "status": None,
+        "city": "Mobile",
+        "state": "Alabama",
+        "zip": "36652-2144",
+        "country": "United States",
+        "geo": None,  # the classic API has no geo point
+        "contacts": [],
+    }
+    assert [(r.pmid, r.type) for r in trial.references] == [
+        ("20368547", "RESULT"),
+        ("20457350", "RESULT"),
+        (None, "RESULT"),
+    ]
 
 
 def test_classic_withdrawn_observational_study():
@@ -165,6 +203,13 @@ def test_classic_withdrawn_observational_study():
     assert len(results) == 100
     trial = results["NCT04892888"]
     assert (trial.status, trial.study_type, len(trial.outcomes)) == ("WITHDRAWN", "OBSERVATIONAL", 6)
+    assert trial.why_stopped == "Business decision"
+    assert [(link.label, link.url[:47]) for link in trial.links] == [
+        (
+            "To obtain more information on the study, click here/on this link",
+            "https://clinicaltrials.takeda.com/study-detail/",
+        )
+    ]
     assert trial.interventions == [] or all(i.name for i in trial.interventions)
 
 

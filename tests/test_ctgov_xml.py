@@ -33,6 +33,8 @@ def test_withdrawn_study_field_by_field():
         "intervention_model": "PARALLEL",
         "masking": "SINGLE",
         "primary_purpose": "TREATMENT",
+        "observational_model": None,
+        "time_perspective": None,
     }
     assert (trial.dates.start, trial.dates.primary_completion, trial.dates.completion) == (
         "2015-11-05",
@@ -50,11 +52,35 @@ def test_withdrawn_study_field_by_field():
         ("other", "Mayo wrist assessment scores", "Up to 5 years"),
         ("other", "Patient satisfaction", "Up to 5 years"),
     ]
+    # withdrawn before any site opened: no sites, contacts or references, only the study chair
+    assert (trial.locations, trial.contacts, trial.references, trial.links) == ([], [], [], [])
+    assert [o.model_dump() for o in trial.officials] == [
+        {"name": "Tara Roberts, BS", "affiliation": "Orlando Health", "role": "STUDY_CHAIR"}
+    ]
 
 
 def test_observational_and_expanded_access_studies():
     (observational,) = read(XML / "NCT00001177.xml")
     assert observational.study_type == "OBSERVATIONAL" and observational.outcomes == []
+    (nih,) = observational.locations
+    assert (nih.facility, nih.status, nih.city, nih.state, nih.zip, nih.country, nih.geo) == (
+        "National Institutes of Health Clinical Center, 9000 Rockville Pike",
+        "RECRUITING",
+        "Bethesda",
+        "Maryland",
+        "20892",
+        "United States",
+        None,
+    )
+    (opr,) = nih.contacts  # the registry's phone extension field holds a TTY number: kept as given
+    assert (opr.role, opr.phone, opr.email) == ("CONTACT", "800-411-1222 ext. TTY8664111010", "prpl@cc.nih.gov")
+    assert [(link.label, link.url) for link in observational.links] == [
+        (
+            "NIH Clinical Center Detailed Web Page",
+            "https://clinicalstudies.info.nih.gov/cgi/detail.cgi?A_1981-M-0126.html",
+        )
+    ]
+    assert (observational.references[0].pmid, observational.references[0].type) == ("1404717", "BACKGROUND")
     (expanded,) = read(XML / "NCT01220531.xml")
     assert (expanded.study_type, expanded.status) == ("EXPANDED_ACCESS", "AVAILABLE")
 

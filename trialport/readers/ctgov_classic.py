@@ -33,6 +33,36 @@ def _outcomes(module: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     ]
 
 
+def _contact(contact: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """A central (``CentralContact``) or site (``LocationContact``) contact."""
+    return {
+        "name": contact.get(f"{prefix}Name"),
+        "role": contact.get(f"{prefix}Role"),
+        "phone": contact.get(f"{prefix}Phone"),
+        "phoneExt": contact.get(f"{prefix}PhoneExt"),
+        "email": contact.get(f"{prefix}EMail"),
+    }
+
+
+def _location(site: dict[str, Any]) -> dict[str, Any]:
+    """A site; the classic API has no geo point."""
+    return {
+        "facility": site.get("LocationFacility"),
+        "status": site.get("LocationStatus"),
+        "city": site.get("LocationCity"),
+        "state": site.get("LocationState"),
+        "zip": site.get("LocationZip"),
+        "country": site.get("LocationCountry"),
+        "contacts": [_contact(c, "LocationContact") for c in _list(site, "LocationContactList", "LocationContact")],
+    }
+
+
+def _first(module: dict[str, Any], wrapper: str, item: str) -> Any:
+    """The one value of a classic list that API v2 holds as a single value (observational model, time perspective)."""
+    values = _list(module, wrapper, item)
+    return values[0] if values else None
+
+
 def to_v2(study: dict[str, Any]) -> dict[str, Any]:
     """A classic ``Study`` object (``ProtocolSection``, ``DerivedSection``) as an API v2 study."""
     p = study.get("ProtocolSection")
@@ -48,6 +78,8 @@ def to_v2(study: dict[str, Any]) -> dict[str, Any]:
     arms = p.get("ArmsInterventionsModule", {})
     outcomes = p.get("OutcomesModule", {})
     eligibility = p.get("EligibilityModule", {})
+    places = p.get("ContactsLocationsModule", {})
+    references = p.get("ReferencesModule", {})
     derived = study.get("DerivedSection", {})
 
     def date(key: str) -> dict[str, Any]:
@@ -74,6 +106,7 @@ def to_v2(study: dict[str, Any]) -> dict[str, Any]:
                 "completionDateStruct": date("Completion"),
                 "studyFirstPostDateStruct": date("StudyFirstPost"),
                 "lastUpdatePostDateStruct": date("LastUpdatePost"),
+                "whyStopped": status.get("WhyStopped"),
             },
             "sponsorCollaboratorsModule": {
                 "leadSponsor": {"name": sponsors.get("LeadSponsor", {}).get("LeadSponsorName")},
@@ -97,6 +130,8 @@ def to_v2(study: dict[str, Any]) -> dict[str, Any]:
                     "interventionModel": info.get("DesignInterventionModel"),
                     "primaryPurpose": info.get("DesignPrimaryPurpose"),
                     "maskingInfo": {"masking": info.get("DesignMaskingInfo", {}).get("DesignMasking")},
+                    "observationalModel": _first(info, "DesignObservationalModelList", "DesignObservationalModel"),
+                    "timePerspective": _first(info, "DesignTimePerspectiveList", "DesignTimePerspective"),
                 },
                 "enrollmentInfo": {
                     "count": design.get("EnrollmentInfo", {}).get("EnrollmentCount"),
@@ -135,6 +170,37 @@ def to_v2(study: dict[str, Any]) -> dict[str, Any]:
                 "minimumAge": eligibility.get("MinimumAge"),
                 "maximumAge": eligibility.get("MaximumAge"),
                 "healthyVolunteers": eligibility.get("HealthyVolunteers"),
+                "stdAges": _list(eligibility, "StdAgeList", "StdAge"),
+                "studyPopulation": eligibility.get("StudyPopulation"),
+                "samplingMethod": eligibility.get("SamplingMethod"),
+            },
+            "contactsLocationsModule": {
+                "locations": [_location(site) for site in _list(places, "LocationList", "Location")],
+                "centralContacts": [
+                    _contact(c, "CentralContact") for c in _list(places, "CentralContactList", "CentralContact")
+                ],
+                "overallOfficials": [
+                    {
+                        "name": o.get("OverallOfficialName"),
+                        "affiliation": o.get("OverallOfficialAffiliation"),
+                        "role": o.get("OverallOfficialRole"),
+                    }
+                    for o in _list(places, "OverallOfficialList", "OverallOfficial")
+                ],
+            },
+            "referencesModule": {
+                "references": [
+                    {
+                        "pmid": r.get("ReferencePMID"),
+                        "type": r.get("ReferenceType"),
+                        "citation": r.get("ReferenceCitation"),
+                    }
+                    for r in _list(references, "ReferenceList", "Reference")
+                ],
+                "seeAlsoLinks": [
+                    {"label": link.get("SeeAlsoLinkLabel"), "url": link.get("SeeAlsoLinkURL")}
+                    for link in _list(references, "SeeAlsoLinkList", "SeeAlsoLink")
+                ],
             },
         },
         "derivedSection": {

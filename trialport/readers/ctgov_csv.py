@@ -4,8 +4,9 @@ Current: ``NCT Number, Study Title, ..., Primary Outcome Measures, ...`` with AP
 ``|``-joined lists, ``TYPE: name`` interventions, outcomes flattened as ``measure, description, time
 frame`` and quoted multi-line cells. Legacy: ``Rank, NCT Number, Title, ..., Outcome Measures`` with
 display values (``Drug: x``, ``Phase 1|Phase 2``, ``March 2017``), the literal ``null`` for empty and
-outcome titles only. Either may be comma- or tab-separated. Each row is translated to API v2 shape
-and mapped by ``ctgov_v2``; rows stream one at a time.
+outcome titles only. Either may be comma- or tab-separated. Both give age groups in ``Age`` and may
+have a ``Locations`` column (sites joined by ``|``, each split by ``ctgov_places``). Each row is
+translated to API v2 shape and mapped by ``ctgov_v2``; rows stream one at a time.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from trialport.model import Diagnostic, Source
 from trialport.readers import ctgov_v2
 from trialport.readers.assemble import assemble
 from trialport.readers.base import ReadResult, Rejection, Skipped, sha256
+from trialport.readers.ctgov_places import split_location
 from trialport.readers.ctgov_values import nonempty
 from trialport.readers.flattened import interventions, outcomes_module
 
@@ -59,6 +61,7 @@ COLUMNS = {
     "completion": ("Completion Date",),
     "first_posted": ("First Posted",),
     "last_update": ("Last Update Posted",),
+    "locations": ("Locations",),
 }
 
 
@@ -160,7 +163,8 @@ def to_v2(get: Any, legacy: bool) -> tuple[dict[str, Any], list[Diagnostic]]:
     if get("sponsor_collaborators"):
         sponsor, *collaborators = _split(get("sponsor_collaborators"))
     design = dict(_design_pairs(get("design")))
-    minimum_age, maximum_age = _age_limits(get("age"))
+    age = get("age")
+    minimum_age, maximum_age = _age_limits(age)
     secondary_ids = [{"id": other} for other in _split(get("other_ids"))]
 
     study = {
@@ -198,23 +202,68 @@ def to_v2(get: Any, legacy: bool) -> tuple[dict[str, Any], list[Diagnostic]]:
                     "interventionModel": design.get("intervention model"),
                     "primaryPurpose": design.get("primary purpose"),
                     "maskingInfo": {"masking": design.get("masking")},
+                    "observationalModel": design.get("observational model"),
+                    "timePerspective": design.get("time perspective"),
                 },
                 "enrollmentInfo": {"count": get("enrollment")},
             },
             "armsInterventionsModule": {"interventions": interventions(get("interventions"))},
             "outcomesModule": outcomes,
-            "eligibilityModule": {"sex": get("sex"), "minimumAge": minimum_age, "maximumAge": maximum_age},
+            "eligibilityModule": {
+                "sex": get("sex"),
+                "minimumAge": minimum_age,
+                "maximumAge": maximum_age,
+                "stdAges": _age_groups(age),
+            },
         }
     }
+    if sites := get("locations"):  # only the website's newer exports and the legacy one have the column
+        study["protocolSection"]["contactsLocationsModule"] = {"locations": _locations(sites, diagnostics)}
     return study, diagnostics
 
 
+def _locations(cell: str, diagnostics: list[Diagnostic]) -> list[dict[str, Any]]:
+    """The ``Locations`` cell: sites joined by ``|``, each ``Facility, City, State, Zip, Country``."""
+    sites, unsplit = [], []
+    for item in _split(cell):
+        (facility, city, state, zip_code, country), certain = split_location(item)
+        sites.append({"facility": facility, "city": city, "state": state, "zip": zip_code, "country": country})
+        if not certain:
+            unsplit.append(item)
+    if unsplit:
+        diagnostics.append(
+            Diagnostic(
+                level="warning",
+                code="location-unsplit",
+                field="locations",
+                message=f"{len(unsplit)} of {len(sites)} sites not split into facility, city and state with "
+                f"certainty; the text not placed is kept as the facility (first: {unsplit[0]!r})",
+            )
+        )
+    return sites
+
+
 def _design_pairs(text: str | None) -> Iterator[tuple[str, str]]:
-    """``Allocation: NA|Intervention Model: SINGLE_GROUP|...`` → (``allocation``, ``NA``), ..."""
+    """``Allocation: NA|Intervention Model: SINGLE_GROUP|...`` → (``allocation``, ``NA``), ...; an
+    observational study's ``Observational Model: COHORT|Time Perspective: PROSPECTIVE`` alike."""
     for item in _split(text):
         key, _, value = item.partition(":")
         if value.strip():
             yield key.strip().lower(), value.strip()
+
+
+def _age_groups(text: str | None) -> list[str]:
+    """Age groups: the current export's ``ADULT, OLDER_ADULT``; the legacy ``18 Years and older   (Adult,
+    Older Adult)``."""
+    if not text:
+        return []
+    opening = text.find("(")
+    if opening != -1:
+        closing = text.find(")", opening)
+        text = text[opening + 1 : closing if closing != -1 else len(text)]
+    elif any(ch.isdigit() for ch in text):
+        return []
+    return [group for group in (g.strip() for g in text.split(",")) if group]
 
 
 def _age_limits(text: str | None) -> tuple[str | None, str | None]:

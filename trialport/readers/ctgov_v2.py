@@ -7,6 +7,7 @@ Values may be API v2 enumerations or the older display strings; ``ctgov_values``
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from trialport.mapping.text import clean_block as block
@@ -34,7 +35,7 @@ def _names(values: list[str] | None) -> list[str]:
 
 def _some(values: dict[str, Any]) -> dict[str, Any] | None:
     """A part of the record, or None when the source has none of its fields."""
-    return values if any(v is not None for v in values.values()) else None
+    return values if any(v is not None and v != [] for v in values.values()) else None
 
 
 def fields(study: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
@@ -207,16 +208,24 @@ def _contact(contact: dict[str, Any]) -> dict[str, Any] | None:
     return found if found["name"] or phone or found["email"] else None
 
 
+# Facilities, cities, states and countries recur across the registry's half a million site entries.
+_place = lru_cache(maxsize=65536)(line)
+
+
+def _place_of(value: Any) -> str | None:
+    return _place(value) if type(value) is str else line(value)
+
+
 def _location(site: dict[str, Any]) -> dict[str, Any]:
     geo = site.get("geoPoint") or {}
     lat, lon = geo.get("lat"), geo.get("lon")
     return {
-        "facility": line(site.get("facility")),
+        "facility": _place_of(site.get("facility")),
         "status": enum(site.get("status")),
-        "city": line(site.get("city")),
-        "state": line(site.get("state")),
-        "zip": line(site.get("zip")),
-        "country": line(site.get("country")),
+        "city": _place_of(site.get("city")),
+        "state": _place_of(site.get("state")),
+        "zip": _place_of(site.get("zip")),
+        "country": _place_of(site.get("country")),
         "geo": {"lat": lat, "lon": lon} if lat is not None and lon is not None else None,
         "contacts": [c for c in map(_contact, site.get("contacts") or []) if c],
     }

@@ -64,6 +64,7 @@ def _text(element: Element | None, path: str) -> str | None:
 
 
 _LIST_ITEM = re.compile(r"^(?:[-*\u2022o]\s|\d{1,2}[.)]\s|[a-z][.)]\s)")
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
 def unwrap(text: str) -> str:
@@ -71,7 +72,7 @@ def unwrap(text: str) -> str:
     paragraph join with a space; blank lines still part paragraphs, and list items keep their lines.
     This gives the text as the API v2 and the website publish it."""
     paragraphs = []
-    for paragraph in re.split(r"\n\s*\n", text.strip()):
+    for paragraph in _PARAGRAPH_BREAK.split(text.strip()):
         lines: list[str] = []
         for line in paragraph.split("\n"):
             line = line.strip()
@@ -81,6 +82,14 @@ def unwrap(text: str) -> str:
                 lines.append(line)
         paragraphs.append("\n".join(lines))
     return "\n\n".join(paragraphs)
+
+
+def _block(element: Element, path: str) -> str | None:
+    """Free text of a child element without a ``textblock`` (``why_stopped``), unwrapped all the same."""
+    found = element.find(path)
+    if found is None:
+        return None
+    return unwrap(found.text or "") or None
 
 
 def _all(element: Element, path: str) -> list[str]:
@@ -108,6 +117,75 @@ def _arm(arm: Element, interventions: list[dict[str, Any]]) -> dict[str, Any]:
         "description": _text(arm, "description"),
         "interventionNames": [f"{i['type']}: {i['name']}" for i in interventions if label in i["armGroupLabels"]],
     }
+
+
+def _children(element: Element) -> dict[str, str | None]:
+    """The texts of an element's children by tag: one pass, where a path search per field costs a walk each
+    (a large study has thousands of sites)."""
+    return {child.tag: child.text for child in element}
+
+
+def _contact(person: Element, role: str | None) -> dict[str, Any]:
+    """A contact or an investigator. The registry writes a name whole (with degrees) in ``last_name``;
+    older records may split it into ``first_name``, ``middle_name``, ``last_name`` and ``degrees``."""
+    parts = _children(person)
+    name = " ".join(part for tag in ("first_name", "middle_name", "last_name") if (part := parts.get(tag)))
+    degrees = parts.get("degrees")
+    return {
+        "name": f"{name}, {degrees}" if name and degrees else name or degrees,
+        "role": role if role is not None else parts.get("role"),
+        "phone": parts.get("phone"),
+        "phoneExt": parts.get("phone_ext"),
+        "email": parts.get("email"),
+    }
+
+
+def _official(person: Element) -> dict[str, Any]:
+    found = _contact(person, None)
+    return {"name": found["name"], "affiliation": _text(person, "affiliation"), "role": found["role"]}
+
+
+# A site's people: its contacts and its investigators (whose role the XML gives: ``None`` reads it there).
+_SITE_PEOPLE = {"contact": "CONTACT", "contact_backup": "CONTACT", "investigator": None}
+
+
+def _location(site: Element) -> dict[str, Any]:
+    """A site; the XML has no geo point, so none is given."""
+    found: dict[str, str | None] = {}
+    contacts = []
+    for child in site:
+        tag = child.tag
+        if tag in _SITE_PEOPLE:
+            contacts.append(_contact(child, _SITE_PEOPLE[tag]))
+        elif tag == "status":
+            found["status"] = child.text
+        elif tag == "facility":
+            for part in child:
+                if part.tag == "name":
+                    found["facility"] = part.text
+                elif part.tag == "address":
+                    found.update(_children(part))
+    return {
+        "facility": found.get("facility"),
+        "status": found.get("status"),
+        "city": found.get("city"),
+        "state": found.get("state"),
+        "zip": found.get("zip"),
+        "country": found.get("country"),
+        "contacts": contacts,
+    }
+
+
+# ``results_reference`` holds publications of the study's results; ``reference`` the others.
+_REFERENCE_TYPES = {"reference": "BACKGROUND", "results_reference": "RESULT"}
+
+
+def _references(root: Element) -> list[dict[str, Any]]:
+    return [
+        {"pmid": _text(r, "PMID"), "citation": _text(r, "citation"), "type": _REFERENCE_TYPES[r.tag]}
+        for r in root
+        if r.tag in _REFERENCE_TYPES
+    ]
 
 
 def to_v2(root: Element) -> dict[str, Any]:
@@ -144,6 +222,7 @@ def to_v2(root: Element) -> dict[str, Any]:
                 "completionDateStruct": _date(root, "completion_date"),
                 "studyFirstPostDateStruct": _date(root, "study_first_posted"),
                 "lastUpdatePostDateStruct": _date(root, "last_update_posted"),
+                "whyStopped": _block(root, "why_stopped"),
             },
             "sponsorCollaboratorsModule": {
                 "leadSponsor": {"name": _text(root, "sponsors/lead_sponsor/agency")},
@@ -162,6 +241,8 @@ def to_v2(root: Element) -> dict[str, Any]:
                     "interventionModel": _text(design, "intervention_model"),
                     "primaryPurpose": _text(design, "primary_purpose"),
                     "maskingInfo": {"masking": _text(design, "masking")},
+                    "observationalModel": _text(design, "observational_model"),
+                    "timePerspective": _text(design, "time_perspective"),
                 },
                 "enrollmentInfo": {
                     "count": enrollment.text if enrollment is not None else None,
@@ -183,6 +264,23 @@ def to_v2(root: Element) -> dict[str, Any]:
                 "minimumAge": _text(eligibility, "minimum_age"),
                 "maximumAge": _text(eligibility, "maximum_age"),
                 "healthyVolunteers": _text(eligibility, "healthy_volunteers"),
+                "studyPopulation": _text(eligibility, "study_pop"),
+                "samplingMethod": _text(eligibility, "sampling_method"),
+            },
+            "contactsLocationsModule": {
+                "locations": [_location(site) for site in root.findall("location")],
+                "centralContacts": [
+                    _contact(c, "CONTACT")
+                    for tag in ("overall_contact", "overall_contact_backup")
+                    for c in root.findall(tag)
+                ],
+                "overallOfficials": [_official(o) for o in root.findall("overall_official")],
+            },
+            "referencesModule": {
+                "references": _references(root),
+                "seeAlsoLinks": [
+                    {"label": _text(link, "description"), "url": _text(link, "url")} for link in root.findall("link")
+                ],
             },
         }
     }
