@@ -263,3 +263,22 @@ def test_broken_json_is_rejected_with_file_record_and_reason(tmp_path):
     ]
     assert isinstance(truncated, Rejection) and truncated.reason.startswith("invalid JSON")
     assert truncated.record == "after #2"
+
+
+def test_non_json_constants_are_refused_where_they_stand(tmp_path, studies):
+    """``Infinity`` between two studies is one refused item; ``NaN`` as a site's latitude refuses that
+    study by name: neither is taken as a number, and the rest of the array still reads."""
+    first, second = studies[0], json.loads(json.dumps(studies[1]))
+    path = tmp_path / "constants.json"
+    path.write_text(json.dumps([first, float("inf"), second]), encoding="utf-8")
+    results = [r.result for r in pipeline.read([path])]
+    assert [type(r).__name__ for r in results] == ["Trial", "Rejection", "Trial"]
+    assert (results[1].record, results[1].reason) == ("#2", "invalid JSON: Infinity is not a JSON value")
+
+    site = second["protocolSection"]["contactsLocationsModule"]["locations"][0]
+    site["geoPoint"] = {"lat": float("nan"), "lon": -87.6}
+    path.write_text(json.dumps([first, second]), encoding="utf-8")
+    results = [r.result for r in pipeline.read([path])]
+    assert isinstance(results[0], Trial) and isinstance(results[1], Rejection)
+    assert results[1].record == second["protocolSection"]["identificationModule"]["nctId"]
+    assert "geoPoint of site" in results[1].reason and "'NaN'" in results[1].reason

@@ -137,15 +137,24 @@ def read_stream(handle: IO[bytes], path: str, size: int) -> Iterator[ReadResult]
 _STUDIES_ARRAY = re.compile(r'\s*(?:\[|\{\s*"studies"\s*:\s*\[)')
 
 
+class NotJson(str):
+    """``NaN``, ``Infinity`` or ``-Infinity``, which JSON does not allow: kept as text so the item holding
+    it is refused for a wrong type, never taken as a number."""
+
+
 def _salvage(data: bytes, path: str, reason: str) -> Iterator[ReadResult]:
     """A broken array (or page) of studies: every whole study before the break, then one Rejection for the rest.
-    Items are decoded one at a time (``json.raw_decode``: a depth bomb ends in RecursionError, in bounded memory)."""
+    Items are decoded one at a time (``json.raw_decode``: a depth bomb ends in RecursionError, in bounded memory).
+    An array that is whole but for a non-JSON constant is read to its end: the item holding it is refused."""
     text = data.removeprefix(_BOM).decode("utf-8", errors="replace")
     start = _STUDIES_ARRAY.match(text)
     count, index = 0, start.end() if start else 0
-    decoder = json.JSONDecoder()
+    constants: list[NotJson] = []
+    decoder = json.JSONDecoder(parse_constant=lambda name: constants.append(NotJson(name)) or constants[-1])
     while start:
         index = _skip(text, index)
+        if index < len(text) and text[index] == "]" and constants:
+            return  # whole but for the constants, and the items holding them are refused
         if index >= len(text) or text[index] == "]":
             break
         try:
@@ -153,7 +162,10 @@ def _salvage(data: bytes, path: str, reason: str) -> Iterator[ReadResult]:
         except (ValueError, RecursionError):
             break
         count += 1
-        yield from studies_in(item, path, f"#{count}")
+        if isinstance(item, NotJson):
+            yield Rejection(path, f"#{count}", f"invalid JSON: {item} is not a JSON value")
+        else:
+            yield from studies_in(item, path, f"#{count}")
         index = _skip(text, index)
         if index < len(text) and text[index] == ",":
             index += 1

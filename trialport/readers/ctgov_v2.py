@@ -219,6 +219,8 @@ def _place_of(value: Any) -> str | None:
 def _location(site: dict[str, Any]) -> dict[str, Any]:
     geo = site.get("geoPoint") or {}
     lat, lon = geo.get("lat"), geo.get("lon")
+    if (lat is not None and type(lat) not in (int, float)) or (lon is not None and type(lon) not in (int, float)):
+        raise TypeError(f"geoPoint of site {site.get('facility')!r} is not a pair of numbers: {lat!r}, {lon!r}")
     return {
         "facility": _place_of(site.get("facility")),
         "status": enum(site.get("status")),
