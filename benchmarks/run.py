@@ -2,12 +2,19 @@
 
     .venv/bin/python benchmarks/run.py [--sizes 10000,100000] [--only TEXT] [--out benchmarks/results.md]
 
+``--only TEXT`` runs the cases whose name contains TEXT, with the references (and the mCODE converter when
+a FHIR pipeline is among them).
+
 Every case runs alone in its own process, so its peak RSS is its own; imports are untimed. References,
 measured on the same input in the same run:
 - the limit: only parsing the input (orjson.loads per line, the csv module, reading the files) and
   writing bytes back out; no converter can beat it;
 - the baseline: the same JSON Lines -> FHIR R5 pipeline with every resource built and serialised by
-  fhir.resources (the obvious way to write FHIR in Python).
+  fhir.resources (the obvious way to write FHIR in Python);
+- the named baseline hospitals use today for trial matching: the mCODE project's converter
+  (npm clinical-trial-matching-service 0.1.2, ``createResearchStudyFromClinicalStudy``: one API v2 study
+  -> one FHIR R4 ResearchStudy, its Locations, Group and PlanDefinitions contained), run by Node on the
+  same JSON Lines (benchmarks/mcode/convert.js; ``npm ci`` there when its packages are missing).
 Exporter cases stream trials from the reader and time only the exporter's own calls, so their peak
 memory is what a streaming run needs. Results go to benchmarks/results.md with the machine and the date.
 """
@@ -15,8 +22,10 @@ memory is what a streaming run needs. Results go to benchmarks/results.md with t
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,6 +39,7 @@ sys.path.insert(0, str(HERE))
 
 import corpus  # noqa: E402
 
+MCODE = HERE / "mcode"
 SMALL = 10_000  # cases too slow (or not streaming-relevant) to repeat at every size run only up to this
 
 
@@ -43,7 +53,8 @@ class Case:
     setup: str
     code: str
     max_size: int = 10**9
-    role: str = "case"  # "limit", "baseline" or "case"
+    role: str = "case"  # "limit", "baseline", "mcode" (benchmarks/mcode/convert.js, run by Node) or "case"
+    versus_mcode: bool = False  # set beside the mCODE converter's time in the results
 
 
 PIPELINE = "import tempfile\nfrom trialport import pipeline, plugins\nplugins.readers(); plugins.exporters()  # imports"
@@ -65,12 +76,16 @@ def exporter_setup(module: str, cls: str, options: str = "{}") -> str:
     )
 
 
-def pipeline_case(name: str, options: str, jobs: int, max_size: int = 10**9) -> Case:
+def pipeline_case(name: str, options: str, jobs: int, max_size: int = 10**9, versus_mcode: bool = False) -> Case:
     code = (
         f"r = pipeline.convert([INPUT], tempfile.mkdtemp(), ['fhir'], options={options}, jobs={jobs})\n"
         "N = r.totals()['converted']"
     )
-    return Case(name, "jsonl", PIPELINE, code, max_size)
+    return Case(name, "jsonl", PIPELINE, code, max_size, versus_mcode=versus_mcode)
+
+
+Measures = dict[tuple[str, int], float]  # (case name, size) -> records/s, or peak RSS MB
+MCODE_NAME = "named baseline: mCODE clinical-trial-matching-service 0.1.2 (Node): JSON Lines -> FHIR R4 NDJSON"
 
 
 CASES = [
@@ -101,8 +116,14 @@ CASES = [
         "from pathlib import Path\nfrom trialport.readers.ctgov_json import CtgovJsonReader",
         "N = sum(1 for _ in CtgovJsonReader().read(Path(INPUT)))",
     ),
-    pipeline_case("pipeline: JSON Lines -> canonical -> FHIR R5 NDJSON, --jobs 1", "{'fhir_outputs': ['ndjson']}", 1),
-    pipeline_case("pipeline: same, --jobs 2", "{'fhir_outputs': ['ndjson']}", 2),
+    Case(MCODE_NAME, "jsonl", "", "", role="mcode"),
+    pipeline_case(
+        "pipeline: JSON Lines -> canonical -> FHIR R5 NDJSON, --jobs 1",
+        "{'fhir_outputs': ['ndjson']}",
+        1,
+        versus_mcode=True,
+    ),
+    pipeline_case("pipeline: same, --jobs 2", "{'fhir_outputs': ['ndjson']}", 2, versus_mcode=True),
     pipeline_case("pipeline: same, every FHIR output (per-study files, bundle, NDJSON), --jobs 1", "{}", 1, SMALL),
     pipeline_case("pipeline: same, every FHIR output, --jobs 2", "{}", 2, SMALL),
     pipeline_case("pipeline: NDJSON, --validate (fhir.resources checks each resource)", "{'validate': True}", 1, SMALL),
@@ -206,12 +227,49 @@ print(N, elapsed, usage(resource.RUSAGE_SELF).ru_maxrss, usage(resource.RUSAGE_C
 def run_case(case: Case, path: Path, size: int) -> tuple[int, float, float]:
     """Records, seconds and peak RSS in MB (the largest of the process and its workers). The case's
     outputs go to a temporary folder of its own, removed as soon as it ends (they reach gigabytes)."""
+    if case.role == "mcode":
+        return run_mcode(path)
     command = [sys.executable, "-c", CHILD, str(path), case.setup, case.code, str(size)]
     with tempfile.TemporaryDirectory() as scratch:
         env = {**os.environ, "TMPDIR": scratch}  # where the case's tempfile.mkdtemp() outputs land
         out = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
     n, elapsed, rss_kb, children_kb = out.stdout.split()
     return int(n), float(elapsed), max(int(rss_kb), int(children_kb)) / 1024
+
+
+def mcode_missing() -> str | None:
+    """Why the mCODE converter cannot run here, or None once its npm packages are installed (``npm ci``
+    from benchmarks/mcode/package-lock.json the first time; its sqlite3 dependency may compile for minutes)."""
+    if not shutil.which("node") or not shutil.which("npm"):
+        return "Node.js and npm are needed for the mCODE converter"
+    if not (MCODE / "node_modules" / "clinical-trial-matching-service").exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=MCODE, check=True)
+    return None
+
+
+def run_mcode(path: Path) -> tuple[int, float, float]:
+    with tempfile.TemporaryDirectory() as scratch:
+        command = ["node", str(MCODE / "convert.js"), str(path), str(Path(scratch) / "ResearchStudy.ndjson")]
+        out = subprocess.run(command, capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout)
+    return result["records"], result["seconds"], result["peak_rss_mb"]
+
+
+def selected(only: str) -> list[Case]:
+    """``--only``: the cases it names, the references on their kind of input, and the mCODE converter
+    beside a FHIR pipeline."""
+    if not only:
+        return CASES
+    named = [case for case in CASES if case.role in ("case", "mcode") and only in case.name]
+    kinds = {case.kind for case in named}
+    beside_mcode = any(case.versus_mcode for case in named)
+    return [
+        case
+        for case in CASES
+        if case in named
+        or (case.role in ("limit", "baseline") and case.kind in kinds)
+        or (case.role == "mcode" and beside_mcode)
+    ]
 
 
 def input_for(kind: str, size: int, tmp: Path) -> Path:
@@ -237,18 +295,25 @@ def main() -> None:
         "limit's time (parse only, bytes written back) on the same input; `x baseline`: how",
         "many times faster a pipeline is than the fhir.resources baseline measured in the same run (at sizes above",
         f"{SMALL:,} the baseline's {SMALL:,}-record rate is used). Slow cases run up to {SMALL:,} records.",
+        "The named baseline is the mCODE converter hospitals use for trial matching; the last table sets",
+        "trialport beside it.",
         "",
         "| case | records | seconds | records/s | peak RSS MB | vs limit | x baseline |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     rows: list[str] = []
-    rss: dict[tuple[str, int], float] = {}
+    rss: Measures = {}
     baseline_rate = float("nan")
+    rate_of: Measures = {}
+    cases = selected(args.only)
+    if any(case.role == "mcode" for case in cases) and (reason := mcode_missing()):
+        print(f"skipping the mCODE converter: {reason}", flush=True)
+        cases = [case for case in cases if case.role != "mcode"]
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:
             limit_rate: dict[str, float] = {}
-            for case in CASES:
-                if size > case.max_size or (args.only and case.role == "case" and args.only not in case.name):
+            for case in cases:
+                if size > case.max_size:
                     continue
                 n, seconds, peak = run_case(case, input_for(case.kind, size, Path(tmp)), size)
                 rate = n / seconds
@@ -264,6 +329,7 @@ def main() -> None:
                 print(row, flush=True)
                 rows.append(row.replace("| nanx |", "| |").replace("| nan |", "| |"))
                 rss[(case.name, size)] = peak
+                rate_of[(case.name, size)] = rate
     growth = [
         f"| {name} | {rss[(name, sizes[0])]:.0f} | {rss[(name, sizes[-1])]:.0f} | "
         f"{rss[(name, sizes[-1])] / rss[(name, sizes[0])]:.2f} |"
@@ -278,8 +344,43 @@ def main() -> None:
         "|---|---:|---:|---:|",
         *growth,
     ]
-    Path(args.out).write_text("\n".join(header + rows + (memory if growth else [])) + "\n", encoding="utf-8")
+    Path(args.out).write_text(
+        "\n".join(header + rows + (memory if growth else []) + versus_mcode(sizes, rate_of, rss)) + "\n",
+        encoding="utf-8",
+    )
     print(f"written to {args.out}")
+
+
+def versus_mcode(sizes: list[int], rate: Measures, rss: Measures) -> list[str]:
+    """Each FHIR NDJSON pipeline beside the mCODE converter on the same input in the same run: the time
+    ratio (the same records, so the inverse ratio of the rates; below 1: trialport is faster)."""
+    rows = []
+    for size in sizes:
+        if (MCODE_NAME, size) not in rate:
+            continue
+        mcode = rate[(MCODE_NAME, size)]
+        for case in CASES:
+            if case.versus_mcode and (case.name, size) in rate:
+                ours = rate[(case.name, size)]
+                rows.append(
+                    f"| {case.name} | {size:,} | {mcode:,.0f} | {rss[(MCODE_NAME, size)]:.0f} | "
+                    f"{ours:,.0f} | {rss[(case.name, size)]:.0f} | {mcode / ours:.2f} |"
+                )
+    if not rows:
+        return []
+    return [
+        "",
+        "Against the mCODE converter, on the same input in the same run. trialport writes FHIR R5: each study",
+        "with its outcomes and codes, and in files of their own its eligibility Group and the resources studies",
+        "share (Organizations, Locations, Practitioners, PractitionerRoles); mCODE writes one R4 ResearchStudy",
+        "a study, its sites, eligibility Group and interventions contained. What each carries:",
+        "benchmarks/mcode-coverage.md.",
+        "",
+        "| trialport case | records | mCODE records/s | mCODE peak RSS MB | trialport records/s | "
+        "trialport peak RSS MB | trialport time / mCODE time |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        *rows,
+    ]
 
 
 if __name__ == "__main__":
