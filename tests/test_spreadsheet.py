@@ -12,8 +12,10 @@ from pathlib import Path
 
 import defusedxml.ElementTree as ET
 import openpyxl
+import pytest
 from python_calamine import CalamineWorkbook
 
+from trialport import spreadsheet
 from trialport.spreadsheet import Column, ListValidation, Workbook, column_letter
 
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
@@ -30,14 +32,22 @@ def build(tmp_path: Path) -> Path:
     )
     for i, text in enumerate(TEXTS):
         first.append(
-            (f"r{i}", text, i + 0.5), height=45 if "\n" in text else 0, link=(0, f"https://example.org/?q={i}&x=<")
+            (f"r{i}", text, i + 0.5), height=45 if "\n" in text else 0, links=((0, f"https://example.org/?q={i}&x=<"),)
         )
     first.append(("bad", "a\x01b\x0bc\ufffe", None))
     first.append(("nums", "", float("inf")))
     book.add_sheet("Notes", [Column("", 10, "normal"), Column("", 50, "normal"), Column("", 5)], header=False).append(
         ("k", 1, True)
     )
-    book.add_sheet("Data (2)", columns, table="Data2", after=first).append(("x", "it's", 7))
+    second = book.add_sheet(
+        "Data (2)",
+        [*columns[:2], Column("zip", 8, "text")],
+        table="Data2",
+        validation=ListValidation(1, ("x", "y"), "pick", "x or y", allow_blank=True),
+        after=first,
+    )
+    second.append(("x", "it's", "00128"), links=((0, "https://example.org/a"), (2, "https://example.org/b")))
+    second.append(("y", None, "000144"))
     path = tmp_path / "out.xlsx"
     with open(path, "wb") as handle:
         book.save(handle)
@@ -69,7 +79,7 @@ def test_parts_are_declared_and_relationships_resolve(tmp_path):
     tables = [parts[f"xl/tables/table{i}.xml"] for i in (1, 2)]
     assert [t.get("displayName") for t in tables] == ["Data1", "Data2"] and [t.get("id") for t in tables] == ["1", "2"]
     assert [c.get("name") for c in tables[0].iter(f"{MAIN}tableColumn")] == ["id", "text", "number"]
-    assert tables[0].get("ref") == f"A1:C{len(TEXTS) + 3}" and tables[1].get("ref") == "A1:C2"
+    assert tables[0].get("ref") == f"A1:C{len(TEXTS) + 3}" and tables[1].get("ref") == "A1:C3"
 
 
 def test_opens_in_openpyxl_and_calamine_without_warnings_with_text_exact(tmp_path):
@@ -97,7 +107,13 @@ def test_opens_in_openpyxl_and_calamine_without_warnings_with_text_exact(tmp_pat
     assert (validation.formula1, str(validation.sqref)) == ('"a,b"', "C2:C1048576")
     assert sheet.page_setup.orientation == "landscape" and sheet.page_setup.fitToWidth == 1
     assert sheet.sheet_properties.pageSetUpPr.fitToPage and sheet.print_title_rows == "$1:$1"
-    assert book["Data (2)"]["B2"].value == "it's"
+    second = book["Data (2)"]
+    assert second["B2"].value == "it's" and second["C3"].value == "000144" and second["C3"].data_type == "s"
+    assert second["C3"].number_format == "@" and int(second.column_dimensions["C"].style) == spreadsheet.STYLES["text"]
+    assert [second[c].hyperlink.target for c in ("A2", "C2")] == ["https://example.org/a", "https://example.org/b"]
+    assert second["A2"].style == second["C2"].style == "link" and second["B2"].hyperlink is None
+    (blank,) = second.data_validations.dataValidation
+    assert blank.allow_blank and not validation.allow_blank
 
 
 def test_memory_stays_flat_in_the_number_of_rows(tmp_path):
@@ -118,5 +134,35 @@ def test_memory_stays_flat_in_the_number_of_rows(tmp_path):
     assert large < small + 1_000_000, (small, large)  # ten times the rows, not ten times the memory
 
 
+def test_links_past_what_excel_keeps_on_a_sheet_are_left_out_and_counted(tmp_path, monkeypatch):
+    monkeypatch.setattr(spreadsheet, "MAX_LINKS", 3)
+    book = Workbook(tmp_path)
+    sheet = book.add_sheet("S", [Column("id", 10), Column("url", 20)], table="S1")
+    for i in range(3):
+        sheet.append((f"r{i}", "u"), links=((0, f"https://example.org/{i}"), (1, "https://example.org/u")))
+    path = tmp_path / "out.xlsx"
+    with open(path, "wb") as handle:
+        book.save(handle)
+    assert (sheet.links, sheet.links_left_out) == (3, 3)
+    opened = openpyxl.load_workbook(path)["S"]
+    assert [opened[c].hyperlink.target if opened[c].hyperlink else None for c in ("A2", "B2", "A3", "B3", "A4")] == [
+        "https://example.org/0",
+        "https://example.org/u",
+        "https://example.org/1",
+        None,
+        None,
+    ]
+    assert opened["B3"].style == opened["A4"].style == "cell" and opened["A4"].value == "r2"  # plain, text kept
+
+
 def test_column_letters():
     assert [column_letter(n) for n in (1, 26, 27, 52, 703, 16_384)] == ["A", "Z", "AA", "AZ", "AAA", "XFD"]
+
+
+def test_a_drop_down_longer_than_excel_takes_is_refused(tmp_path):
+    book = Workbook(tmp_path)
+    values = tuple(f"VALUE_{i:02}" for i in range(30))  # 30 x 8 characters and 29 commas: 269
+    with pytest.raises(ValueError, match="longer than Excel's 255 characters"):
+        book.add_sheet("S", [Column("a", 10)], validation=ListValidation(0, values, "pick", "one of them"))
+    book.add_sheet("T", [Column("a", 10)], validation=ListValidation(0, values[:28], "pick", "one of them"))  # 251
+    book.discard()

@@ -39,7 +39,18 @@ def open_for_editing(path):
 def test_workbook_values_cell_by_cell(tmp_path):
     workbook, report = export([SEEDS], tmp_path)
     assert report.exports[0].trials == 4
-    assert workbook.sheet_names == ["Endpoints", "Trials", "Conditions", "Interventions", "Issues", "Overflow", "About"]
+    assert workbook.sheet_names == [
+        "Endpoints",
+        "Trials",
+        "Sites",
+        "People",
+        "References",
+        "Conditions",
+        "Interventions",
+        "Issues",
+        "Overflow",
+        "About",
+    ]
     endpoints = rows(workbook, "Endpoints")
     assert endpoints[0][:8] == [
         "key",
@@ -59,10 +70,13 @@ def test_workbook_values_cell_by_cell(tmp_path):
         "primary",
         1,
     ]
-    assert dlt[6:13] == ["Dose-limiting toxicity", "Up to 2 years", "duration", 2, "a", "P2Y", ""]
-    assert dlt[13:] == ["T-ALL", "DRUG: T cell injection targeting CD7 chimeric antigen receptor"]
+    assert endpoints[0][8:14] == ["time frame kind", "value", "unit", "UCUM", "ISO 8601", "anchor"]
+    # seed 001: "DLT, Dose-limiting toxicity, Up to 2 years": the unit in words, its UCUM code beside it
+    assert dlt[6:14] == ["Dose-limiting toxicity", "Up to 2 years", "duration", 2, "years", "a", "P2Y", ""]
+    assert dlt[14:] == ["T-ALL", "DRUG: T cell injection targeting CD7 chimeric antigen receptor"]
     remission = next(r for r in endpoints if r[5] == "One-month remission rate")
     assert "day 30 (\u00b12)" in remission[6] and remission[3:5] == ["secondary", 1]
+    assert remission[7:13] == ["1 month", "duration", 1, "month", "mo", "P1M"]  # seed 004: "..., 1 month"
     trials = rows(workbook, "Trials")
     assert [r[0] for r in trials[1:]] == [
         "local-d6bf9137f83f",
@@ -70,7 +84,18 @@ def test_workbook_values_cell_by_cell(tmp_path):
         "local-982b0ee904f1",
         "local-70e660247b04",
     ]
-    assert trials[4][10:14] == [1, 7, 0, "CD22"]
+    assert trials[0][:8] == [
+        "trial id",
+        "title",
+        "official title",
+        "acronym",
+        "phases",
+        "status",
+        "why stopped",
+        "study type",
+    ]
+    assert trials[4][11:15] == [1, 7, 0, "CD22"]
+    assert [len(rows(workbook, name)) for name in ("Sites", "People", "References")] == [1, 1, 1]  # seeds: none
     about = dict((r[0], r[1]) for r in rows(workbook, "About"))
     assert about["trials"] == 4 and "trialport convert endpoints.xlsx --to fhir" in about["re-import"]
 
@@ -83,7 +108,7 @@ def test_looks_like_a_coordinator_made_it(tmp_path):
     sheet = book["Endpoints"]
     assert sheet.freeze_panes == "A2"
     assert sheet.column_dimensions["A"].hidden  # the key column
-    assert "Endpoints1" in sheet.tables and sheet.tables["Endpoints1"].ref == "A1:O2"
+    assert "Endpoints1" in sheet.tables and sheet.tables["Endpoints1"].ref == "A1:P2"
     (validation,) = sheet.data_validations.dataValidation
     assert validation.type == "list" and validation.formula1 == '"primary,secondary,other"'
     assert sheet["B2"].hyperlink.target == "https://clinicaltrials.gov/study/NCT00973089"
@@ -92,6 +117,19 @@ def test_looks_like_a_coordinator_made_it(tmp_path):
     assert sheet["F2"].alignment.vertical == "top" and sheet.row_dimensions[2].height == 30  # 2 lines: the title
     assert sheet.page_setup.orientation == "landscape" and sheet.sheet_properties.pageSetUpPr.fitToPage
     assert book["About"]["A3"].value == "trials" and book["About"]["B3"].value == 1
+
+
+def test_every_trial_id_column_shows_the_whole_id(tmp_path):
+    """A column's width counts characters of the widest digit: an id needs its length and a margin for the
+    filter button (the first column of a table) and for wider letters."""
+    export([SEEDS, CTGOV / "aact-fixtures" / "v2-json" / "NCT00973089.json"], tmp_path)
+    book = openpyxl.load_workbook(tmp_path / "endpoints.xlsx")
+    longest = len("local-f0c3595b1dcc")  # the seeds' ids; NCT05502237 is 11
+    for sheet in book.worksheets:
+        header = [c.value for c in sheet[1]]
+        if "trial id" in header:
+            letter = openpyxl.utils.get_column_letter(header.index("trial id") + 1)
+            assert sheet.column_dimensions[letter].width >= longest + 2, sheet.title
 
 
 def test_text_that_looks_like_a_formula_stays_text(tmp_path):
@@ -138,6 +176,10 @@ def test_row_limit_continues_on_a_second_sheet(tmp_path, monkeypatch):
     assert sum(len(t.outcomes) for t in back) == 25
 
 
+def _part(value, names: tuple[str, ...]) -> tuple:
+    return tuple((getattr(value, name) if value else None) or None for name in names)
+
+
 def carried(trial: Trial) -> tuple:
     return (
         trial.id,
@@ -154,21 +196,54 @@ def carried(trial: Trial) -> tuple:
             for i in trial.interventions
         ],
         [(o.kind, o.measure, o.description, o.time_frame) for o in trial.outcomes],
+        trial.why_stopped,
+        _part(trial.eligibility, ("std_ages", "study_population", "sampling_method")),
+        _part(trial.design, ("observational_model", "time_perspective")),
+    )
+
+
+def places(trial: Trial) -> tuple:
+    """Everything the Sites, People and References sheets carry of a trial, field by field."""
+    return (
+        [
+            (
+                site.facility,
+                site.status,
+                site.city,
+                site.state,
+                site.zip,
+                site.country,
+                site.geo.lat if site.geo else None,
+                site.geo.lon if site.geo else None,
+                [(c.name, c.role, c.phone, c.email) for c in site.contacts],
+            )
+            for site in trial.locations
+        ],
+        [(c.name, c.role, c.phone, c.email) for c in trial.contacts],
+        [(o.name, o.affiliation, o.role) for o in trial.officials],
+        [(r.pmid, r.citation, r.type) for r in trial.references],
+        [(link.label, link.url) for link in trial.links],
     )
 
 
 def test_round_trip_without_edits_is_lossless_for_what_the_workbook_carries(tmp_path):
-    sources = [CTGOV / "nsclc-v2-json", CTGOV / "mrd-aml-csv", CTGOV / "aact-fixtures" / "legacy-xml", SEEDS]
+    sources = [CTGOV, SEEDS]
     trials = list(pipeline.trials(sources))
     originals = {t.id: t for t in trials}
     twice = {t.id for t in trials if sum(u.id == t.id for u in trials) > 1}
-    assert twice == {"NCT00081588", "NCT00002475"}  # example/raw_study.xml repeat studies: rows merge on re-import
+    # the same study in two files (in two formats, or example/raw_study.xml's repeats): its rows merge on re-import
+    assert twice == {"NCT00002475", "NCT00023673", "NCT00081588", "NCT02028676", "NCT02552212", "NCT04780763"}
     export(sources, tmp_path)
     back = [r.result for r in pipeline.read([tmp_path / "endpoints.xlsx"])]
-    assert all(isinstance(t, Trial) for t in back) and len(back) == len(originals) > 400
+    assert all(isinstance(t, Trial) for t in back) and len(back) == len(originals) > 600
     for trial in back:
         if trial.id not in twice:
             assert carried(trial) == carried(originals[trial.id]), trial.id
+            assert places(trial) == places(originals[trial.id]), trial.id
+    once = [t for t in originals.values() if t.id not in twice]
+    counted = [sum(len(places(t)[i]) for t in once) for i in range(5)]
+    assert counted[0] > 1000 and all(n > 0 for n in counted[1:]), counted  # sites, contacts, ...: much to lose
+    assert sum(len(s.contacts) for t in once for s in t.locations) > 100
 
 
 def test_edits_come_back_and_bad_rows_are_reported(tmp_path):
@@ -206,6 +281,36 @@ def test_edits_come_back_and_bad_rows_are_reported(tmp_path):
     ]
     assert trial.outcomes[0].time_frame.value == 3.0  # the edited text is parsed again
     assert sum(isinstance(r, Trial) for r in results) == 4
+
+
+def test_time_frame_units_come_back_from_words_and_ucum_the_ucum_column_first(tmp_path):
+    """A text the parser reads brings its own value and unit; a text it cannot read keeps the value and
+    unit the row gives: the UCUM code where there is one, else the unit in words."""
+    export([SEEDS], tmp_path)
+    path = tmp_path / "endpoints.xlsx"
+    book, sheet, col, by_measure = open_for_editing(path)
+    sheet.cell(row=by_measure["DLT"], column=col["UCUM"]).value = "wk"  # "Up to 2 years" still says years
+    pk, pd = by_measure["PK"], by_measure["PD"]
+    for row, unit, ucum in ((pk, "weeks", "mo"), (pd, "Months", None)):
+        sheet.cell(row=row, column=col["time frame"]).value = "At the end of the study"  # the parser cannot read it
+        sheet.cell(row=row, column=col["value"]).value = 18
+        sheet.cell(row=row, column=col["unit"]).value = unit
+        sheet.cell(row=row, column=col["UCUM"]).value = ucum
+    book.save(path)
+    (trial,) = [r.result for r in pipeline.read([path]) if r.result.id == "local-f0c3595b1dcc"]
+    frames = {o.measure: o.time_frame for o in trial.outcomes}
+    assert (frames["DLT"].value, frames["DLT"].unit, frames["DLT"].iso8601) == (2, "a", "P2Y")
+    assert frames["PK"].model_dump() == {
+        "text": "At the end of the study",
+        "kind": "duration",
+        "value": 18.0,
+        "unit": "mo",  # the UCUM column, not the words beside it
+        "iso8601": "P18M",
+        "comparator": None,
+        "tolerance": None,
+        "anchor": None,
+    }
+    assert (frames["PD"].kind, frames["PD"].value, frames["PD"].unit) == ("duration", 18.0, "mo")  # the words
 
 
 @pytest.mark.parametrize("name", ["broken.xlsx"])
@@ -257,7 +362,8 @@ def test_render_is_plain_rows_and_writing_them_is_writing_the_trial(tmp_path):
     trials = list(pipeline.trials([SEEDS, CTGOV / "aact-fixtures" / "v2-json"]))
     rendered = [xlsx_exporter.XlsxExporter.render(t, {}) for t in trials]
     plain = (str, int, float, type(None))
-    assert all(type(v) in plain for r in rendered for row in r[3] for v in (*row[:3], *row[3]))
+    assert all(type(v) in plain for r in rendered for row in r[3] for v in (*row[:2], *row[3]))
+    assert all(type(c) is int and type(u) is str for r in rendered for row in r[3] for c, u in row[2])
     (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
     direct = xlsx_exporter.XlsxExporter(tmp_path / "a")
     for trial in trials:
@@ -271,7 +377,7 @@ def test_render_is_plain_rows_and_writing_them_is_writing_the_trial(tmp_path):
     for name in a.sheet_names[:-1]:  # About says when it was written
         assert rows(a, name) == rows(b, name), name
     endpoints = rendered[-1][3][0]
-    assert endpoints[0] == "Endpoints" and endpoints[2] == "https://clinicaltrials.gov/study/" + trials[-1].id
+    assert endpoints[0] == "Endpoints" and endpoints[2] == ((1, "https://clinicaltrials.gov/study/" + trials[-1].id),)
     assert len(rows(a, "Endpoints")) == 1 + sum(len(t.outcomes) for t in trials)
 
 

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import SEEDS, tool_missing
+from conftest import CTGOV, SEEDS, tool_missing
 from python_calamine import CalamineWorkbook
 
 from trialport import pipeline
@@ -33,8 +33,16 @@ def soffice() -> str:
     return found
 
 
+def _shown(value: object) -> str:
+    """A value as LibreOffice writes it to CSV (full precision, a whole number without ".0")."""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
+
+
 def test_libreoffice_opens_every_sheet_with_the_values_written(soffice, tmp_path):
-    pipeline.convert([SEEDS], tmp_path, ["xlsx"])
+    # the seeds, and registry records with sites (geo points, zip codes with leading zeros), people, references
+    pipeline.convert([SEEDS, CTGOV / "aact-fixtures" / "v2-json"], tmp_path, ["xlsx"])
     workbook = tmp_path / "endpoints.xlsx"
     profile = f"-env:UserInstallation=file://{tmp_path / 'profile'}"
     # every sheet to its own CSV (UTF-8, comma, quoted): LibreOffice names them endpoints-<Sheet>.csv
@@ -56,14 +64,17 @@ def test_libreoffice_opens_every_sheet_with_the_values_written(soffice, tmp_path
     )
     assert run.returncode == 0, run.stderr
     written = CalamineWorkbook.from_path(str(workbook))
-    for sheet in ("Endpoints", "Trials", "Conditions", "Interventions", "About"):
+    assert written.sheet_names[2:5] == ["Sites", "People", "References"]
+    for sheet in written.sheet_names:
         with open(tmp_path / "csv" / f"endpoints-{sheet}.csv", encoding="utf-8", newline="") as handle:
             opened = list(csv.reader(handle))
         expected = written.get_sheet_by_name(sheet).to_python()
         assert len(opened) == len(expected), sheet
         for row_opened, row_written in zip(opened, expected, strict=True):
             for a, b in zip(row_opened, row_written, strict=False):
-                assert a == (f"{b:g}" if isinstance(b, float) else str(b)), (sheet, a, b)
+                assert a == _shown(b), (sheet, a, b)
+    sites = written.get_sheet_by_name("Sites").to_python()
+    assert len(sites) > 100 and any(isinstance(r[12], float) for r in sites[1:])  # sites with geo points came through
     pdf = subprocess.run(
         [
             soffice,

@@ -1,11 +1,14 @@
 """What changed between two sources of the same trials (say the registry records and the workbook a
-coordinator edited): outcomes added, removed and changed field by field, and trial fields that differ.
+coordinator edited): outcomes, sites, site contacts, central contacts, officials, references and links
+added, removed and changed field by field, and trial fields that differ.
 
 Outcomes are paired by their measure text first (so a reordered or re-kinded row is still itself), then
 what is left within each kind where it still looks like the same endpoint (same description, or a
-similar measure: a reworded measure); the rest was added or removed.
+similar measure: a reworded measure); the rest was added or removed. The other lists pair the same way
+(``diff_records``): items equal in what names them first, then items alike enough to be the same one edited.
 A trial field is compared only where both sources have it: the workbook carries no summary, and that
-is no change.
+is no change. A list a source says it does not carry (an info diagnostic ``not-carried``, as an older
+workbook without a Sites sheet gives) is not compared either.
 """
 
 from __future__ import annotations
@@ -16,16 +19,21 @@ from difflib import SequenceMatcher
 from pathlib import Path
 
 from trialport import pipeline
+from trialport.diff_records import record_changes
 from trialport.model import Outcome, Trial
 
-TRIAL_FIELDS = ("title", "official_title", "acronym", "status", "study_type", "sponsor", "phases")
+TRIAL_FIELDS = ("title", "official_title", "acronym", "status", "why_stopped", "study_type", "sponsor", "phases")
+PART_FIELDS = {  # fields of a trial's parts, compared like the trial's own
+    "eligibility": ("std_ages", "study_population", "sampling_method"),
+    "design": ("observational_model", "time_perspective"),
+}
 
 
 @dataclass(frozen=True)
 class Change:
     trial: str
     change: str  # added | removed | changed
-    what: str  # trial | outcome | a field name
+    what: str  # trial | outcome | site | contact | official | reference | link, or the field that changed
     before: str | None = None
     after: str | None = None
 
@@ -71,11 +79,20 @@ def _pairs(before: list[Outcome], after: list[Outcome]) -> Iterator[tuple[Outcom
         yield None, outcome
 
 
+def _fields(trial: Trial) -> dict[str, object]:
+    found = {name: getattr(trial, name) for name in TRIAL_FIELDS}
+    for part, names in PART_FIELDS.items():
+        value = getattr(trial, part)
+        found |= {f"{part}.{name}": getattr(value, name) if value else None for name in names}
+    return found
+
+
 def compare(a: Trial, b: Trial) -> Iterator[Change]:
-    for name in TRIAL_FIELDS:
-        old, new = getattr(a, name), getattr(b, name)
+    before, after = _fields(a), _fields(b)
+    for name, old in before.items():
+        new = after[name]
         if old and new and old != new:
-            yield Change(a.id, "changed", name, str(old), str(new))
+            yield Change(a.id, "changed", name, _shown(old), _shown(new))
     for old, new in _pairs(a.outcomes, b.outcomes):
         if new is None:
             yield Change(a.id, "removed", "outcome", _describe(old))
@@ -88,6 +105,12 @@ def compare(a: Trial, b: Trial) -> Iterator[Change]:
                     yield Change(
                         a.id, "changed", f"outcome {old.kind} '{old.measure[:40]}' {field}", value, after[field]
                     )
+    for change, what, old_value, new_value in record_changes(a, b):
+        yield Change(a.id, change, what, old_value, new_value)
+
+
+def _shown(value: object) -> str:
+    return ", ".join(value) if isinstance(value, list) else str(value)
 
 
 def diff(a: Iterable[str | Path], b: Iterable[str | Path]) -> list[Change]:

@@ -7,7 +7,10 @@ must report such changes find them first with ``ILLEGAL``). Callers keep text wi
 
 A sheet may carry: an Excel Table (filters, banded rows) over its rows, a frozen header row, column
 widths and hidden columns, a style per column (wrapped text, top alignment), row heights, one list
-validation, hyperlinks, and a landscape fit-to-width print setup with the header repeated on each page.
+validation, hyperlinks (Excel holds at most ``MAX_LINKS`` a sheet: past that a cell is plain text, counted
+in ``links_left_out``), and a landscape fit-to-width print setup with the header repeated on each page.
+A "text" column is formatted as text (``@``), so what a user types there (a zip code, a phone number)
+stays text and keeps its leading zeros; a "centered" column suits short numbers (an order, a count).
 """
 
 from __future__ import annotations
@@ -25,8 +28,10 @@ from xml.sax.saxutils import quoteattr
 
 CELL_LIMIT = 32_767
 MAX_ROWS = 1_048_576
+MAX_LINKS = 65_530  # hyperlinks Excel keeps on one worksheet
+LIST_LIMIT = 255  # characters of a drop-down's values, joined by commas, that Excel accepts
 # cell styles (named, so they show in Excel's style gallery); the number is the cellXfs index
-STYLES = {"normal": 0, "cell": 1, "wrapped": 2, "link": 3, "header": 4}
+STYLES = {"normal": 0, "cell": 1, "wrapped": 2, "link": 3, "header": 4, "text": 5, "centered": 6}
 ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _SPECIAL = re.compile("[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _FLUSH = 1 << 20  # characters buffered before a write to the sheet's temporary file
@@ -72,13 +77,15 @@ class Column:
 
 @dataclass(frozen=True)
 class ListValidation:
-    """A drop-down on one column (index from 0), from the second row to ``last_row``; other values are refused."""
+    """A drop-down on one column (index from 0), from the second row to ``last_row``; other values are refused
+    (a blank cell too, unless ``allow_blank``)."""
 
     column: int
     values: tuple[str, ...]
     title: str
     error: str
     last_row: int = MAX_ROWS
+    allow_blank: bool = False
 
 
 class Sheet:
@@ -96,10 +103,13 @@ class Sheet:
     ) -> None:
         if len(title) > 31 or any(c in title for c in "[]:*?/\\"):
             raise ValueError(f"not a valid sheet name: {title!r}")
+        if validation and len(",".join(validation.values)) > LIST_LIMIT:
+            raise ValueError(f"the drop-down of sheet {title!r} is longer than Excel's {LIST_LIMIT} characters")
         self.book, self.title, self.columns = book, title, columns
         self.table, self.validation = table, validation
         self.rows = 0
         self.links = 0
+        self.links_left_out = 0
         self.header = header
         self._data: IO[bytes] = tempfile.TemporaryFile(dir=book.scratch)  # noqa: SIM115  (closed in save/discard)
         self._hyperlinks: IO[bytes] | None = None
@@ -110,7 +120,7 @@ class Sheet:
         letters = [column_letter(i) for i in range(1, len(columns) + 1)]
         self._letters = letters
         self._cells = self._cell_parts([STYLES[c.style] for c in columns])
-        self._link_cells: dict[int, tuple[list[str], list[str], list[str], list[str]]] = {}
+        self._link_cells: dict[tuple[int, ...], tuple[list[str], list[str], list[str], list[str]]] = {}
         if header:
             cells = self._cell_parts([STYLES["header"]] * len(columns))
             self._write_row([c.header for c in columns], header_height, cells)
@@ -123,28 +133,34 @@ class Sheet:
         return starts, text, number, empty
 
     def append(
-        self, values: list[Any] | tuple[Any, ...], height: float = 0, link: tuple[int, str] | None = None
+        self, values: list[Any] | tuple[Any, ...], height: float = 0, links: tuple[tuple[int, str], ...] = ()
     ) -> int:
         """Write one row (``None`` or "" leaves a cell blank, keeping its column's style); ``height`` in points
-        (0: the default); ``link``: (column index from 0, URL) makes that cell a hyperlink. Returns the row
-        number."""
+        (0: the default); ``links``: (column index from 0, URL) pairs, in column order, each making that cell a
+        hyperlink. Returns the row number."""
         if self.rows >= MAX_ROWS:
             raise ValueError(f"sheet {self.title!r} is full ({MAX_ROWS:,} rows)")
         if len(values) > len(self.columns):
             raise ValueError(f"{len(values)} values for the {len(self.columns)} columns of sheet {self.title!r}")
-        cells = self._cells
-        if link is not None:
-            column, url = link
-            cells = self._link_cells.get(column) or self._link_cell_parts(column)
-        row = self._write_row(values, height, cells)
-        if link is not None:
+        if not links:
+            return self._write_row(values, height, self._cells)
+        if self.links + len(links) > MAX_LINKS:  # Excel would drop them: the cells stay plain text
+            kept = max(0, MAX_LINKS - self.links)
+            self.links_left_out += len(links) - kept
+            links = links[:kept]
+            if not links:
+                return self._write_row(values, height, self._cells)
+        columns = tuple(column for column, _ in links)
+        row = self._write_row(values, height, self._link_cells.get(columns) or self._link_cell_parts(columns))
+        for column, url in links:
             self._link(f"{self._letters[column]}{row}", url)
         return row
 
-    def _link_cell_parts(self, column: int) -> tuple[list[str], list[str], list[str], list[str]]:
+    def _link_cell_parts(self, columns: tuple[int, ...]) -> tuple[list[str], list[str], list[str], list[str]]:
         styles = [STYLES[c.style] for c in self.columns]
-        styles[column] = STYLES["link"]
-        self._link_cells[column] = parts = self._cell_parts(styles)
+        for column in columns:
+            styles[column] = STYLES["link"]
+        self._link_cells[columns] = parts = self._cell_parts(styles)
         return parts
 
     def _write_row(self, values: Any, height: float, cells: tuple[list[str], list[str], list[str], list[str]]) -> int:
@@ -152,10 +168,11 @@ class Sheet:
         r = str(self.rows)
         starts, text, number, empty = cells
         out = [f'<row r="{r}" ht="{height:g}" customHeight="1">' if height else f'<row r="{r}">']
+        plain = _SPECIAL.search("".join([v for v in values if type(v) is str])) is None  # one look at the row
         for i, value in enumerate(values):
             kind = type(value)
             if kind is str and value:
-                out.append(f"{starts[i]}{r}{text[i]}{escape(value)}</t></is></c>")
+                out.append(f"{starts[i]}{r}{text[i]}{value if plain else escape(value)}</t></is></c>")
             elif value is None or kind is str:  # empty text is a blank cell, as Excel's filters expect
                 out.append(f"{starts[i]}{r}{empty[i]}")
             elif kind is int or (kind is float and math.isfinite(value)):
@@ -210,13 +227,15 @@ class Sheet:
         head.append('<sheetFormatPr defaultRowHeight="15"/><cols>')
         for i, column in enumerate(self.columns, 1):
             hidden = ' hidden="1"' if column.hidden else ""
-            head.append(f'<col min="{i}" max="{i}" width="{column.width:g}" customWidth="1"{hidden}/>')
+            style = f' style="{STYLES["text"]}"' if column.style == "text" else ""  # new cells typed there: text
+            head.append(f'<col min="{i}" max="{i}" width="{column.width:g}"{style} customWidth="1"{hidden}/>')
         head.append("</cols><sheetData>")
         tail = ["</sheetData>"]
         if self.validation:
             v, letter = self.validation, self._letters[self.validation.column]
             tail.append(
-                '<dataValidations count="1"><dataValidation type="list" allowBlank="0" showErrorMessage="1"'
+                f'<dataValidations count="1"><dataValidation type="list" allowBlank="{int(v.allow_blank)}"'
+                ' showErrorMessage="1"'
                 f" errorTitle={quoteattr(v.title)} error={quoteattr(v.error)}"
                 f' sqref="{letter}2:{letter}{v.last_row}"><formula1>&quot;{escape(",".join(v.values))}&quot;'
                 "</formula1></dataValidation></dataValidations>"
@@ -418,20 +437,26 @@ _FONTS = (
     "<u/>" + _FONT.format('<color rgb="FF0563C1"/>'),
 )
 _TOP = '<alignment vertical="top"/>'
-_XFS = [  # (font, fill, alignment) for normal, cell, wrapped, link, header: the order of STYLES
-    (0, 0, ""),
-    (0, 0, _TOP),
-    (0, 0, '<alignment vertical="top" wrapText="1"/>'),
-    (2, 0, _TOP),
-    (1, 2, '<alignment vertical="center" wrapText="1"/>'),
+_TEXT = 49  # the built-in number format "@": text
+_XFS = [  # (font, fill, alignment, number format) for normal, cell, wrapped, link, header, text, centered
+    (0, 0, "", 0),
+    (0, 0, _TOP, 0),
+    (0, 0, '<alignment vertical="top" wrapText="1"/>', 0),
+    (2, 0, _TOP, 0),
+    (1, 2, '<alignment vertical="center" wrapText="1"/>', 0),
+    (0, 0, _TOP, _TEXT),
+    (0, 0, '<alignment horizontal="center" vertical="top"/>', 0),
 ]
 
 
-def _xf(font: int, fill: int, alignment: str, style: int | None) -> str:
+def _xf(font: int, fill: int, alignment: str, number_format: int, style: int | None) -> str:
     applied = (' applyFont="1"' if font else "") + (' applyFill="1"' if fill else "")
     applied += ' applyAlignment="1"' if alignment else ""
+    applied += ' applyNumberFormat="1"' if number_format else ""
     parent = f' xfId="{style}"' if style is not None else ""
-    return f'<xf numFmtId="0" fontId="{font}" fillId="{fill}" borderId="0"{parent}{applied}>{alignment}</xf>'
+    return (
+        f'<xf numFmtId="{number_format}" fontId="{font}" fillId="{fill}" borderId="0"{parent}{applied}>{alignment}</xf>'
+    )
 
 
 def _cell_style(name: str, number: int) -> str:
