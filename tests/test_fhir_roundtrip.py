@@ -1,6 +1,10 @@
-"""Model → FHIR → model keeps every field FHIR carries, on the real records, in R5 and in R4B."""
+"""Model → FHIR → model keeps every field FHIR carries, on the real records, in R5, R4B and R4: each trial
+read back from its own resources, and every exported file (Bundle, NDJSON, one study a file) read back
+with the Locations, PractitionerRoles and Group it refers to."""
 
 from __future__ import annotations
+
+import shutil
 
 import pytest
 from conftest import CTGOV, SEEDS
@@ -8,11 +12,15 @@ from conftest import CTGOV, SEEDS
 from trialport import pipeline
 from trialport.fhir.build import resources
 from trialport.model import Trial
-from trialport.readers.fhir import study
+from trialport.readers.fhir import resources_in, study
+
+VERSIONS = ("R5", "R4B", "R4")
+FORMAT = {"R5": "fhir-r5", "R4B": "fhir-r4b", "R4": "fhir-r4b"}  # R4 and R4B are the same shape
 
 
 def carried(trial: Trial) -> dict:
-    """The fields the FHIR export carries (eligibility and arms' intervention lists it does not)."""
+    """The fields the FHIR export carries (eligibility other than its criteria, and arms' intervention
+    lists, it does not)."""
     return {
         "id": trial.id,
         "identifiers": [(i.value, i.type) for i in trial.identifiers],
@@ -47,20 +55,120 @@ def carried(trial: Trial) -> dict:
         "design": trial.design,
         "arms": [(a.label, a.type, a.description) for a in trial.arms],
         "cell_therapy": trial.cell_therapy,
+        "criteria": trial.eligibility.criteria if trial.eligibility else None,
+        "why_stopped": trial.why_stopped,
     }
 
 
-@pytest.mark.parametrize("version", ["R5", "R4B"])
-def test_round_trip_on_real_records(version):
-    trials = [r.result for r in pipeline.read([CTGOV, SEEDS]) if isinstance(r.result, Trial)]
+def people_and_places(trial: Trial) -> dict:
+    """Sites, contacts, officials, references and links, field by field."""
+    return {
+        "locations": [
+            (
+                s.facility,
+                s.status,
+                s.city,
+                s.state,
+                s.zip,
+                s.country,
+                (s.geo.lat, s.geo.lon) if s.geo else None,
+                [(c.name, c.role, c.phone, c.email) for c in s.contacts],
+            )
+            for s in trial.locations
+        ],
+        "contacts": [(c.name, c.role, c.phone, c.email) for c in trial.contacts],
+        "officials": [(o.name, o.affiliation, o.role) for o in trial.officials],
+        "references": [(r.pmid, r.citation, r.type) for r in trial.references],
+        "links": [(link.label, link.url) for link in trial.links],
+    }
+
+
+def same(before: Trial, after: Trial) -> None:
+    for fields in (carried, people_and_places):
+        expected, found = fields(before), fields(after)
+        for key in expected:
+            assert found[key] == expected[key], (before.id, key)
+
+
+@pytest.fixture(scope="module")
+def trials() -> list[Trial]:
+    return [r.result for r in pipeline.read([CTGOV, SEEDS]) if isinstance(r.result, Trial)]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_round_trip_on_real_records(trials, version):
+    """Each trial's resources, as one Bundle, back into the same trial."""
     assert len(trials) > 600
+    sites = people = 0
     for trial in trials:
-        back = study(resources(trial, version)[0], "memory", None)
+        bundle = {"resourceType": "Bundle", "type": "collection", "entry": []}
+        bundle["entry"] = [{"resource": r} for r in resources(trial, version)]
+        (back,) = resources_in(bundle, "memory")
         assert isinstance(back, Trial), back
-        assert back.source.format == f"fhir-{version.lower()}"
-        before, after = carried(trial), carried(back)
-        for key in before:
-            assert after[key] == before[key], (trial.id, key)
+        assert back.source.format == FORMAT[version]
+        assert back.diagnostics == []
+        same(trial, back)
+        sites += len(trial.locations)
+        people += len(trial.contacts) + len(trial.officials) + sum(len(s.contacts) for s in trial.locations)
+    assert sites > 1200 and people > 400  # the records do have sites and people to keep
+
+
+FOLDERS = [
+    CTGOV / "nsclc-v2-json",
+    CTGOV / "aact-fixtures" / "v2-json",
+    CTGOV / "aact-fixtures" / "legacy-xml",
+    CTGOV / "aact-fixtures" / "classic-api-json",
+    CTGOV / "mrd-aml-csv",
+]
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda f: f.name)
+def test_exported_files_read_back_with_what_they_refer_to(folder, tmp_path):
+    """A study read from the Bundle, from ResearchStudy.ndjson (the other NDJSON files beside it) and from
+    its own file (the same) is the trial exported, sites and people included. One export per input format:
+    a Location shared by several studies holds the first study's address and position, and one format
+    (legacy XML) has no positions where another has."""
+    trials = [r.result for r in pipeline.read([folder]) if isinstance(r.result, Trial)]
+    assert pipeline.convert([folder], tmp_path, ["fhir"], options={"fhir_version": "all"}).exit_code == 0
+    last = {t.id: t for t in trials}  # a trial given twice: its own file is the last one's
+    for version in VERSIONS:
+        exported = tmp_path / "fhir" / version
+        for name in ("bundle.json", "ResearchStudy.ndjson"):
+            back = [r.result for r in pipeline.read([exported / name])]
+            assert len(back) == len(trials), name
+            for before, after in zip(trials, back, strict=True):
+                assert isinstance(after, Trial) and after.diagnostics == [], (name, after)
+                same(before, after)
+        singles = [exported / f"{t}.json" for t in last]
+        for after in (r.result for r in pipeline.read(singles)):
+            assert isinstance(after, Trial) and after.diagnostics == [], after
+            same(last[after.id], after)
+
+
+def test_a_study_file_alone_says_what_it_could_not_read(tmp_path):
+    """Without the files beside it, a study keeps what it holds itself and a diagnostic names what is missing."""
+    exported = tmp_path / "out"
+    source = CTGOV / "nsclc-v2-json"
+    pipeline.convert([source], exported, ["fhir"], options={"fhir_version": "R5"})
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(exported / "fhir" / "R5" / "NCT06823401.json", alone)
+    (back,) = [r.result for r in pipeline.read([alone / "NCT06823401.json"])]
+    assert isinstance(back, Trial)
+    # kept: the site's facility, status and postal code, the people's names; not: addresses, phones
+    assert [(s.facility, s.status, s.zip, s.city) for s in back.locations] == [
+        ("Istituto Tumori Regina Elena", "ENROLLING_BY_INVITATION", "000144", None),
+        ("Istituto Tumori Regina Elena", "RECRUITING", "00128", None),
+    ]
+    # the role from the party's code (recruitment-contact, sub-investigator); phone and email not at hand
+    assert [(c.name, c.role, c.phone, c.email) for c in back.locations[1].contacts] == [
+        ("Grisel GM Maver Militello, Monitor", "CONTACT", None, None),
+        ("Raffaella RV Veneziano, S.C", "CONTACT", None, None),
+        ("Lorenza LL Landi, Dott.ssa", "SUB_INVESTIGATOR", None, None),
+    ]
+    (diagnostic,) = back.diagnostics
+    assert diagnostic.code == "fhir-reference-not-found" and "Location/loc-" in diagnostic.message
+    assert diagnostic.message.startswith("9 referenced resources not among those read")
 
 
 def test_reader_takes_bundles_and_ndjson(tmp_path):
@@ -70,10 +178,21 @@ def test_reader_takes_bundles_and_ndjson(tmp_path):
         ["fhir"],
         options={"fhir_version": "all"},
     )
-    for version in ("R5", "R4B"):
+    for version in VERSIONS:
         for name in ("bundle.json", "ResearchStudy.ndjson", "local-70e660247b04.json"):
             results = [r.result for r in pipeline.read([tmp_path / "fhir" / version / name])]
             assert all(isinstance(t, Trial) for t in results)
             assert len(results) == (1 if name.startswith("local") else 5), name
-        organizations = [r.result for r in pipeline.read([tmp_path / "fhir" / version / "Organization.ndjson"])]
-        assert organizations == []  # an Organization is not a trial: passed over
+        for kind in ("Organization", "Location", "Practitioner", "PractitionerRole", "Group"):
+            others = [r.result for r in pipeline.read([tmp_path / "fhir" / version / f"{kind}.ndjson"])]
+            assert others == [], kind  # not trials: passed over
+
+
+def test_a_lone_study_reads_without_resolving(trials):
+    """``study`` on a ResearchStudy with nothing else at hand (a server's answer) still reads the study."""
+    trial = next(t for t in trials if t.id == "NCT00973089")
+    back = study(resources(trial, "R4B")[0], "server", None)
+    assert isinstance(back, Trial)
+    assert (back.title, back.why_stopped, back.references) == (trial.title, trial.why_stopped, trial.references)
+    assert back.eligibility is None  # its criteria are in the Group, not at hand
+    assert [d.code for d in back.diagnostics] == ["fhir-reference-not-found"]

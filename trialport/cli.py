@@ -102,7 +102,7 @@ def convert(
     paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders; default: seeds/.")] = None,
     to: Annotated[str | None, typer.Option("--to", help="Formats, comma-separated; default: all installed.")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out"),
-    fhir_version: Annotated[str, typer.Option("--fhir-version", help="R5, R4B or all.")] = "R5",
+    fhir_version: Annotated[str, typer.Option("--fhir-version", help="R5, R4B, R4 or all.")] = "R5",
     validate: Annotated[
         bool, typer.Option("--validate", help="Check every FHIR resource with fhir.resources.")
     ] = False,
@@ -116,8 +116,8 @@ def convert(
     ] = None,
 ) -> None:
     """Convert records to every format asked for; print the run report and write out/report.json."""
-    if fhir_version not in ("R5", "R4B", "all"):
-        raise typer.BadParameter(f"{fhir_version!r}: choose R5, R4B or all", param_hint="--fhir-version")
+    if fhir_version not in ("R5", "R4B", "R4", "all"):
+        raise typer.BadParameter(f"{fhir_version!r}: choose R5, R4B, R4 or all", param_hint="--fhir-version")
     try:
         outputs = ",".join(fhir_exporter.fhir_outputs(fhir_outputs))
     except ValueError as error:
@@ -207,7 +207,7 @@ def mapping_report(paths: Paths) -> None:
 def push(
     paths: Paths,
     server: Annotated[str, typer.Option("--server", help="FHIR base URL (http or https).")],
-    fhir_version: Annotated[str, typer.Option("--fhir-version", help="R5 or R4B.")] = "R5",
+    fhir_version: Annotated[str, typer.Option("--fhir-version", help="R5, R4B or R4.")] = "R5",
     token_env: Annotated[
         str | None, typer.Option("--token-env", help="Environment variable holding a bearer token.")
     ] = None,
@@ -222,8 +222,8 @@ def push(
 ) -> None:
     """Push trials (registry records, or FHIR files exported before) to a FHIR server, idempotently."""
     _check_paths(paths)
-    if fhir_version not in ("R5", "R4B"):
-        raise typer.BadParameter(f"{fhir_version!r}: choose R5 or R4B", param_hint="--fhir-version")
+    if fhir_version not in ("R5", "R4B", "R4"):
+        raise typer.BadParameter(f"{fhir_version!r}: choose R5, R4B or R4", param_hint="--fhir-version")
     if insecure:
         err.print("warning: --insecure: the server's TLS certificate is not verified", highlight=False)
     try:
@@ -242,7 +242,9 @@ def push(
 @app.command()
 def validate(
     paths: Paths,
-    fhir_version: Annotated[str | None, typer.Option("--fhir-version", help="R5 or R4B; default: as shaped.")] = None,
+    fhir_version: Annotated[
+        str | None, typer.Option("--fhir-version", help="R5, R4B or R4 (checked as R4B); default: as shaped.")
+    ] = None,
 ) -> None:
     """Check FHIR files (a resource, a Bundle, NDJSON) with fhir.resources, and CDISC TS datasets (ts.xpt)
     with the TS conformance rules; other files are passed over. Exit 1 if any is invalid."""

@@ -16,7 +16,7 @@ from trialport.fhir.build import research_study_r4b, research_study_r5
 from trialport.model import Trial
 from trialport.readers.ctgov_json import study
 
-OUTPUTS = ("canonical", "R5", "R4B")
+OUTPUTS = ("canonical", "R5", "R4B", "R4")
 
 
 class RecordError(ValueError):
@@ -39,7 +39,9 @@ def to_trial(record: bytes | str | dict[str, Any], source: str = "-") -> Trial:
 
 
 def convert_record(record: bytes | str | dict[str, Any], to: str = "R5", source: str = "-") -> dict[str, Any]:
-    """One API v2 study as canonical JSON (``to="canonical"``) or a FHIR ResearchStudy (``"R5"``, ``"R4B"``)."""
+    """One API v2 study as canonical JSON (``to="canonical"``) or a FHIR ResearchStudy (``"R5"``, ``"R4B"``,
+    ``"R4"``: R4 and R4B are the same shape). The study alone: the Locations, people and eligibility Group
+    it refers to are ``fhir.build.resources``."""
     if to not in OUTPUTS:
         raise ValueError(f"unknown output {to!r}; choose one of {', '.join(OUTPUTS)}")
     trial = to_trial(record, source)

@@ -1,51 +1,126 @@
 """The canonical model as FHIR resources: plain dicts on the hot path (fhir.resources checks them in
-tests and under ``--validate``). One ResearchStudy per trial, plus an Organization per sponsor or
-collaborator, referenced. Ids are stable: the trial id, and a hash of the organisation's name."""
+tests and under ``--validate``). One ResearchStudy per trial, plus what it refers to
+(``fhir.referenced``): Organizations, Locations, Practitioners, PractitionerRoles, the eligibility
+Group. R4 and R4B ResearchStudy have the same elements: one builder makes both."""
 
 from __future__ import annotations
 
-import hashlib
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from trialport.fhir.codes import (
     CELL_THERAPY_SYSTEM,
+    CONTACT_ELEMENT,
     FOCUS_TYPE_SYSTEM,
+    ISO3166_SYSTEM,
     NCT_SYSTEM,
     OBJECTIVE_TYPE_SYSTEM,
+    OFFICIAL_ELEMENT,
     OUTCOME_TYPES,
     PARTY_ROLE_SYSTEM,
     PHASE_SYSTEM,
     PHASES,
+    PUBMED,
     PURPOSE_SYSTEM,
     PURPOSES,
     R4B_STATUS,
+    RECRUITMENT_STATUS_DISPLAY,
+    RECRUITMENT_STATUS_SYSTEM,
+    REFERENCE_TYPE_DISPLAY,
+    REFERENCE_TYPE_EXTENSION,
+    REFERENCE_TYPE_SYSTEM,
+    SITE_POSTAL_CODE_EXTENSION,
+    SITE_STATUS_EXTENSION,
     STATE_SYSTEM,
     STATES,
     TIME_FRAME_EXTENSION,
     TITLE_TYPE_SYSTEM,
     XVER,
 )
+from trialport.fhir.referenced import (
+    Person,
+    eligibility_group,
+    group_id,
+    location,
+    location_id,
+    organization,
+    organization_id,
+    people,
+    practitioner,
+    practitioner_role,
+    telecom,
+)
+from trialport.mapping.countries import country
 from trialport.mapping.terminology import intervention_types
 from trialport.model import Coding, Design, Outcome, Trial
 
 Resource = dict[str, Any]
 
 
-@lru_cache(maxsize=16384)  # sponsors and collaborators recur across many trials
-def organization_id(name: str) -> str:
-    return "org-" + hashlib.sha256(name.casefold().encode("utf-8")).hexdigest()[:16]
+class _Parts(NamedTuple):
+    """What the ResearchStudy of every version and its referenced resources are made of, worked out once."""
+
+    site_ids: list[str]
+    people: list[Person]
 
 
-def organization(name: str) -> Resource:
-    return {"resourceType": "Organization", "id": organization_id(name), "active": True, "name": name}
+def _parts(trial: Trial) -> _Parts:
+    site_ids = [location_id(s.facility, s.city, s.state, s.country) for s in trial.locations]
+    return _Parts(site_ids, people(trial, site_ids))
 
 
 def resources(trial: Trial, version: str) -> list[Resource]:
-    """The ResearchStudy of ``trial`` in ``version`` (R5 or R4B), then its Organizations."""
-    study = research_study_r5(trial) if version == "R5" else research_study_r4b(trial)
-    parties = [p for p in [trial.sponsor, *trial.collaborators] if p]
-    return [study, *(organization(name) for name in dict.fromkeys(parties))]
+    """The ResearchStudy of ``trial`` in ``version`` (R5, R4B or R4), then every resource it refers to
+    (Organizations, Locations, Practitioners, PractitionerRoles, the eligibility Group), each once."""
+    return all_versions(trial, (version,))[version]
+
+
+def all_versions(trial: Trial, versions: tuple[str, ...]) -> dict[str, list[Resource]]:
+    """``resources`` for several versions, sharing the work: Organizations, Locations and Practitioners
+    are the same objects in every version, and R4 is the same resources as R4B."""
+    parts = _parts(trial)
+    r5 = research_study_r5(trial, parts)
+    common = _common(trial, parts)
+    found: dict[str, list[Resource]] = {}
+    for version in versions:
+        if version == "R5":
+            found[version] = [r5, *common, *_own(trial, parts, "R5")]
+        elif "R4B" in found or "R4" in found:
+            found[version] = found["R4B" if "R4B" in found else "R4"]
+        else:
+            found[version] = [research_study_r4b(trial, parts, r5), *common, *_own(trial, parts, version)]
+    return found
+
+
+def _common(trial: Trial, parts: _Parts) -> list[Resource]:
+    """Organizations, Locations, Practitioners (the same in every version), each once."""
+    names: dict[str, str] = {}  # id → the first spelling (the id folds case)
+    for name in [trial.sponsor, *trial.collaborators, *(p.affiliation for p in parts.people)]:
+        if name:
+            names.setdefault(organization_id(name), name)
+    found = [organization(name) for name in names.values()]
+    sites: dict[str, Resource] = {}
+    for site, lid in zip(trial.locations, parts.site_ids, strict=True):
+        if lid not in sites:
+            sites[lid] = location(site, lid)
+    found += sites.values()
+    practitioners: dict[str, Resource] = {}
+    for person in parts.people:
+        if person.practitioner and person.practitioner not in practitioners:
+            practitioners[person.practitioner] = practitioner(person)
+    return found + list(practitioners.values())
+
+
+def _own(trial: Trial, parts: _Parts, version: str) -> list[Resource]:
+    """PractitionerRoles and the eligibility Group, which differ between R5 and R4 / R4B."""
+    roles: dict[str, Resource] = {}
+    for person in parts.people:
+        if person.id not in roles:
+            roles[person.id] = practitioner_role(person, version)
+    found = list(roles.values())
+    if group := eligibility_group(trial, version):
+        found.append(group)
+    return found
 
 
 # The builders below write each dict out in full rather than through small helpers, and leave out an
@@ -171,8 +246,122 @@ def _outcome(outcome: Outcome) -> dict[str, Any]:
     return measure
 
 
-def research_study_r5(trial: Trial) -> Resource:
+def _site_refs(trial: Trial, site_ids: list[str]) -> list[dict[str, Any]]:
+    """Each site: its Location, with what is this study's own: the site's status and postal code, and
+    the facility's name as this study writes it (``display``)."""
+    refs = []
+    for site, lid in zip(trial.locations, site_ids, strict=True):
+        extensions = []
+        if site.status:
+            extensions.append({"url": SITE_STATUS_EXTENSION, "valueCoding": _status_coding(site.status)})
+        if site.zip:
+            extensions.append({"url": SITE_POSTAL_CODE_EXTENSION, "valueString": site.zip})
+        ref: dict[str, Any] = {"extension": extensions} if extensions else {}
+        ref["reference"] = f"Location/{lid}"
+        if site.facility:
+            ref["display"] = site.facility
+        refs.append(ref)
+    return refs
+
+
+@lru_cache(maxsize=64)
+def _status_coding(status: str) -> dict[str, str]:
+    coding = {"system": RECRUITMENT_STATUS_SYSTEM, "code": status}
+    if display := RECRUITMENT_STATUS_DISPLAY.get(status):
+        coding["display"] = display
+    return coding
+
+
+@lru_cache(maxsize=16)
+def _reference_type(code: str) -> dict[str, str]:
+    coding = {"system": REFERENCE_TYPE_SYSTEM, "code": code}
+    if display := REFERENCE_TYPE_DISPLAY.get(code):
+        coding["display"] = display
+    return coding
+
+
+def _regions(trial: Trial) -> list[dict[str, Any]]:
+    """The sites' countries, each once: ISO 3166-1 alpha-2 where the table knows the name, text always."""
+    found, names, codes = [], set(), set()
+    for site in trial.locations:
+        name = site.country
+        if not name or name in names:
+            continue
+        names.add(name)
+        iso = country(name)
+        if iso is None:
+            found.append({"text": name})
+        elif iso.alpha2 not in codes:
+            codes.add(iso.alpha2)
+            found.append(
+                {"coding": [{"system": ISO3166_SYSTEM, "code": iso.alpha2, "display": iso.name}], "text": name}
+            )
+    return found
+
+
+def _party(person: Person) -> dict[str, Any]:
+    """A person as an associatedParty (R5 shape); ``id`` says which of the study's people it is."""
+    party: dict[str, Any] = {"id": person.element}
+    if person.name:
+        party["name"] = person.name
+    if person.code:
+        party["role"] = {"coding": [{"system": PARTY_ROLE_SYSTEM, "code": person.code}]}
+    else:
+        party["role"] = {"text": person.role or "official"}
+    reference = {"reference": f"PractitionerRole/{person.id}"}
+    if person.name:
+        reference["display"] = person.name
+    party["party"] = reference
+    return party
+
+
+def _artifacts_r5(trial: Trial) -> list[dict[str, Any]]:
+    """References (citation; BACKGROUND/RESULT/DERIVED as classifier; a PMID as its PubMed page in
+    ``document.url``, R5 RelatedArtifact having no ``url``) and the registry's links (documentation)."""
+    found = []
+    for reference in trial.references:
+        artifact: dict[str, Any] = {"type": "citation"}
+        if reference.type:
+            artifact["classifier"] = [{"coding": [_reference_type(reference.type)]}]
+        if reference.citation:
+            artifact["citation"] = reference.citation
+        if reference.pmid:
+            artifact["document"] = {"url": f"{PUBMED}{reference.pmid}/"}
+        found.append(artifact)
+    for link in trial.links:
+        artifact = {"type": "documentation"}
+        if link.label:
+            artifact["display"] = link.label
+        artifact["document"] = {"url": link.url}
+        found.append(artifact)
+    return found
+
+
+def _artifacts_r4(trial: Trial) -> list[dict[str, Any]]:
+    """The same in R4 / R4B: ``url``, and the reference type in our reference-type extension."""
+    found = []
+    for reference in trial.references:
+        artifact: dict[str, Any] = {}
+        if reference.type:
+            artifact["extension"] = [{"url": REFERENCE_TYPE_EXTENSION, "valueCoding": _reference_type(reference.type)}]
+        artifact["type"] = "citation"
+        if reference.citation:
+            artifact["citation"] = reference.citation
+        if reference.pmid:
+            artifact["url"] = f"{PUBMED}{reference.pmid}/"
+        found.append(artifact)
+    for link in trial.links:
+        artifact = {"type": "documentation"}
+        if link.label:
+            artifact["display"] = link.label
+        artifact["url"] = link.url
+        found.append(artifact)
+    return found
+
+
+def research_study_r5(trial: Trial, parts: _Parts | None = None) -> Resource:
     # Every element is a str, list or dict (or None), so "not empty" is plain truth.
+    parts = parts or _parts(trial)
     study: Resource = {"resourceType": "ResearchStudy"}
     if trial.id:
         study["id"] = trial.id
@@ -189,6 +378,8 @@ def research_study_r5(trial: Trial) -> Resource:
         labels.append({"type": {"coding": [{"system": TITLE_TYPE_SYSTEM, "code": "acronym"}]}, "value": trial.acronym})
     if labels:
         study["label"] = labels
+    if trial.references or trial.links:
+        study["relatedArtifact"] = _artifacts_r5(trial)
     study["status"] = "active"
     if trial.brief_summary:
         study["descriptionSummary"] = trial.brief_summary
@@ -198,6 +389,8 @@ def research_study_r5(trial: Trial) -> Resource:
         study["condition"] = [_concept(c.name, [_coding(x) for x in c.codes]) for c in trial.conditions]
     if trial.keywords:
         study["keyword"] = [{"text": k} if k else {} for k in trial.keywords]
+    if trial.locations and (regions := _regions(trial)):
+        study["region"] = regions
     if trial.interventions:
         study["focus"] = [{"concept": _focus_concept(i)} for i in trial.interventions]
     if phase := _phase(trial, "R5"):
@@ -220,14 +413,20 @@ def research_study_r5(trial: Trial) -> Resource:
         study["progressStatus"] = [
             {"state": _concept(trial.status, [{"system": STATE_SYSTEM, "code": state}]), "actual": True}
         ]
-    enrollment = trial.enrollment
-    if enrollment and enrollment.count is not None:
-        study["recruitment"] = {("actualNumber" if enrollment.type == "ACTUAL" else "targetNumber"): enrollment.count}
+    if trial.why_stopped:
+        study["whyStopped"] = {"text": trial.why_stopped}
+    recruitment = _recruitment(trial)
+    if trial.eligibility and trial.eligibility.criteria:
+        recruitment["eligibility"] = {"reference": f"Group/{group_id(trial)}"}
+    if recruitment:
+        study["recruitment"] = recruitment
     if period := _period(trial):
         study["period"] = period
+    if trial.locations:
+        study["site"] = _site_refs(trial, parts.site_ids)
     parties = [("lead-sponsor", trial.sponsor)] if trial.sponsor else []
     parties += [("collaborator", c) for c in trial.collaborators if c]
-    if parties:
+    if parties or parts.people:
         study["associatedParty"] = [
             {
                 "name": name,
@@ -235,7 +434,7 @@ def research_study_r5(trial: Trial) -> Resource:
                 "party": {"reference": f"Organization/{organization_id(name)}", "display": name},
             }
             for role, name in parties
-        ]
+        ] + [_party(person) for person in parts.people]
     if trial.arms:
         study["comparisonGroup"] = [_arm(a) for a in trial.arms]
     if trial.outcomes:
@@ -243,10 +442,20 @@ def research_study_r5(trial: Trial) -> Resource:
     return study
 
 
-def research_study_r4b(trial: Trial) -> Resource:
-    """R4B has no label, descriptionSummary, outcomeMeasure, recruitment, associatedParty or progress
-    states: those travel in HL7's cross-version extensions for the R5 elements, so nothing is dropped."""
-    r5 = research_study_r5(trial)
+def _recruitment(trial: Trial) -> dict[str, Any]:
+    enrollment = trial.enrollment
+    if enrollment and enrollment.count is not None:
+        return {("actualNumber" if enrollment.type == "ACTUAL" else "targetNumber"): enrollment.count}
+    return {}
+
+
+def research_study_r4b(trial: Trial, parts: _Parts | None = None, r5: Resource | None = None) -> Resource:
+    """R4 and R4B have no label, descriptionSummary, outcomeMeasure, recruitment, associatedParty or
+    progress states: those travel in HL7's cross-version extensions for the R5 elements, so nothing is
+    dropped. Every person is in the associatedParty extension (as in R5); the first principal
+    investigator is also ``principalInvestigator``, and central contacts also ``contact``."""
+    parts = parts or _parts(trial)
+    r5 = r5 or research_study_r5(trial, parts)
     extensions = []
     for label in r5.get("label", []):
         extensions.append(
@@ -262,25 +471,24 @@ def research_study_r4b(trial: Trial) -> Resource:
         # with no detailed description, the summary is the description itself (and this extension absent)
         extensions.append({"url": XVER + "descriptionSummary", "valueMarkdown": trial.brief_summary})
     for outcome in r5.get("outcomeMeasure", []):
-        parts = [{"url": "name", "valueString": outcome["name"]}]
-        parts += [{"url": "type", "valueCodeableConcept": t} for t in outcome.get("type", [])]
+        parts_of = [{"url": "name", "valueString": outcome["name"]}]
+        parts_of += [{"url": "type", "valueCodeableConcept": t} for t in outcome.get("type", [])]
         if "description" in outcome:
-            parts.append({"url": "description", "valueMarkdown": outcome["description"]})
-        extensions.append({"url": XVER + "outcomeMeasure", "extension": parts + outcome.get("extension", [])})
-    if "recruitment" in r5:
-        ((key, number),) = r5["recruitment"].items()
+            parts_of.append({"url": "description", "valueMarkdown": outcome["description"]})
+        extensions.append({"url": XVER + "outcomeMeasure", "extension": parts_of + outcome.get("extension", [])})
+    if recruitment := _recruitment(trial):
+        ((key, number),) = recruitment.items()
         extensions.append({"url": XVER + "recruitment", "extension": [{"url": key, "valueUnsignedInt": number}]})
     for party in r5.get("associatedParty", []):
-        extensions.append(
-            {
-                "url": XVER + "associatedParty",
-                "extension": [
-                    {"url": "name", "valueString": party["name"]},
-                    {"url": "role", "valueCodeableConcept": party["role"]},
-                    {"url": "party", "valueReference": party["party"]},
-                ],
-            }
-        )
+        extension: dict[str, Any] = {"url": XVER + "associatedParty"}
+        if "id" in party:
+            extension["id"] = party["id"]
+        extension["extension"] = [
+            *([{"url": "name", "valueString": party["name"]}] if "name" in party else []),
+            {"url": "role", "valueCodeableConcept": party["role"]},
+            {"url": "party", "valueReference": party["party"]},
+        ]
+        extensions.append(extension)
     for progress in r5.get("progressStatus", []):
         extensions.append(
             {
@@ -293,8 +501,29 @@ def research_study_r4b(trial: Trial) -> Resource:
         )
     status = R4B_STATUS.get(trial.status or "", "active" if not trial.status else "closed-to-accrual")
     sponsor = next(
-        (p["party"] for p in r5.get("associatedParty", []) if p["role"]["coding"][0]["code"] == "lead-sponsor"), None
+        (
+            p["party"]
+            for p in r5.get("associatedParty", [])
+            if p["role"].get("coding", [{}])[0].get("code") == "lead-sponsor"
+        ),
+        None,
     )
+    investigator = next(
+        (
+            {"reference": f"PractitionerRole/{p.id}", "display": p.name}
+            for p in parts.people
+            if p.role == "PRINCIPAL_INVESTIGATOR" and p.element.startswith(OFFICIAL_ELEMENT)
+        ),
+        None,
+    )
+    contacts = []
+    for person in parts.people:
+        if person.element.startswith(CONTACT_ELEMENT):
+            detail: dict[str, Any] = {"name": person.name} if person.name else {}
+            if numbers := telecom(person):
+                detail["telecom"] = numbers
+            contacts.append(detail)
+    criteria = trial.eligibility.criteria if trial.eligibility else None
     return _drop_empty(
         {
             "resourceType": "ResearchStudy",
@@ -308,10 +537,17 @@ def research_study_r4b(trial: Trial) -> Resource:
             "category": r5.get("studyDesign"),
             "focus": [f["concept"] for f in r5.get("focus", [])],
             "condition": r5.get("condition"),
+            "contact": contacts,
+            "relatedArtifact": _artifacts_r4(trial),
             "keyword": [*r5.get("keyword", []), *cell_therapy_concepts(trial)],
+            "location": r5.get("region"),
             "description": trial.detailed_description or trial.brief_summary,
+            "enrollment": [{"reference": f"Group/{group_id(trial)}"}] if criteria else None,
             "period": r5.get("period"),
             "sponsor": sponsor,
+            "principalInvestigator": investigator,
+            "site": r5.get("site"),
+            "reasonStopped": {"text": trial.why_stopped} if trial.why_stopped else None,
             "arm": [_arm(a) for a in trial.arms],
         }
     )

@@ -10,6 +10,9 @@ NCT_SYSTEM = "https://clinicaltrials.gov"
 CANONICAL = "https://trialport.dev/fhir"
 TIME_FRAME_EXTENSION = f"{CANONICAL}/StructureDefinition/outcome-time-frame"
 SITE_STATUS_EXTENSION = f"{CANONICAL}/StructureDefinition/site-recruitment-status"
+# valueString on ResearchStudy.site: the site's postal code as this study gives it (one shared Location
+# per facility, city, state and country cannot hold every study's postal code)
+SITE_POSTAL_CODE_EXTENSION = f"{CANONICAL}/StructureDefinition/site-postal-code"
 REFERENCE_TYPE_EXTENSION = f"{CANONICAL}/StructureDefinition/reference-type"
 ELIGIBILITY_CRITERIA_EXTENSION = f"{CANONICAL}/StructureDefinition/eligibility-criteria"
 RECRUITMENT_STATUS_SYSTEM = f"{CANONICAL}/CodeSystem/recruitment-status"  # API v2 site statuses
@@ -17,16 +20,31 @@ REFERENCE_TYPE_SYSTEM = f"{CANONICAL}/CodeSystem/reference-type"  # BACKGROUND, 
 ORGANIZATION_ID_SYSTEM = f"{CANONICAL}/sid/organization"
 LOCATION_ID_SYSTEM = f"{CANONICAL}/sid/location"
 PRACTITIONER_ID_SYSTEM = f"{CANONICAL}/sid/practitioner"
-# HL7's cross-version extensions carry R5 elements in R4B.
+GROUP_ID_PREFIX = "elig-"
+PUBMED = "https://pubmed.ncbi.nlm.nih.gov/"  # + PMID + "/"
+# Elements only R4 / R4B ResearchStudy has (R5 renamed or moved them): how a study shows its version
+R4_ONLY_ELEMENTS = (
+    "sponsor",
+    "arm",
+    "category",
+    "contact",
+    "location",
+    "enrollment",
+    "principalInvestigator",
+    "reasonStopped",
+)
+# HL7's cross-version extensions carry R5 elements in R4 and R4B.
 XVER = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ResearchStudy."
 
 PHASE_SYSTEM = {
     "R5": "http://hl7.org/fhir/research-study-phase",
     "R4B": "http://terminology.hl7.org/CodeSystem/research-study-phase",
+    "R4": "http://terminology.hl7.org/CodeSystem/research-study-phase",
 }
 PURPOSE_SYSTEM = {
     "R5": "http://hl7.org/fhir/research-study-prim-purp-type",
     "R4B": "http://terminology.hl7.org/CodeSystem/research-study-prim-purp-type",
+    "R4": "http://terminology.hl7.org/CodeSystem/research-study-prim-purp-type",
 }
 STATE_SYSTEM = "http://hl7.org/fhir/research-study-status"
 OBJECTIVE_TYPE_SYSTEM = "http://hl7.org/fhir/research-study-objective-type"
@@ -80,3 +98,37 @@ R4B_STATUS = {
     "SUSPENDED": "temporarily-closed-to-accrual",
 }
 OUTCOME_TYPES = {"primary": "primary", "secondary": "secondary", "other": "exploratory"}
+
+# research-study-party-role codes for the people of a study (API v2 roles). Central contacts are all
+# recruitment-contact: the registry names them for questions about enrolment at any site.
+OFFICIAL_ROLES = {
+    "PRINCIPAL_INVESTIGATOR": "primary-investigator",
+    "STUDY_DIRECTOR": "study-director",
+    "STUDY_CHAIR": "study-chair",
+    "SUB_INVESTIGATOR": "sub-investigator",
+}
+SITE_CONTACT_ROLES = {**OFFICIAL_ROLES, "CONTACT": "recruitment-contact"}
+CONTACT_ROLE = "recruitment-contact"
+# Element ids of a study's people: the reader tells central contacts, officials and each site's
+# contacts apart by them (and the site by its number), whether or not the PractitionerRoles are at hand.
+CONTACT_ELEMENT = "contact-"  # + n
+OFFICIAL_ELEMENT = "official-"  # + n
+SITE_CONTACT_ELEMENT = "site-"  # + site number + "-contact-" + n
+# Displays of our code systems' codes (as the CodeSystems in trialport/fhir/package give them)
+RECRUITMENT_STATUS_DISPLAY = {
+    "RECRUITING": "Recruiting",
+    "NOT_YET_RECRUITING": "Not yet recruiting",
+    "ACTIVE_NOT_RECRUITING": "Active, not recruiting",
+    "COMPLETED": "Completed",
+    "ENROLLING_BY_INVITATION": "Enrolling by invitation",
+    "SUSPENDED": "Suspended",
+    "TERMINATED": "Terminated",
+    "WITHDRAWN": "Withdrawn",
+    "UNKNOWN": "Unknown status",
+    "AVAILABLE": "Available",
+    "NO_LONGER_AVAILABLE": "No longer available",
+    "TEMPORARILY_NOT_AVAILABLE": "Temporarily not available",
+    "APPROVED_FOR_MARKETING": "Approved for marketing",
+    "WITHHELD": "Withheld",
+}
+REFERENCE_TYPE_DISPLAY = {"BACKGROUND": "Background", "RESULT": "Result", "DERIVED": "Derived"}

@@ -1,24 +1,43 @@
-"""FHIR ResearchStudy (R5 or R4B) back into canonical fields: everything the export carries.
+"""FHIR ResearchStudy (R5, R4B or R4) back into canonical fields: everything the export carries.
 
+Sites, people and eligibility live partly in the resources a study refers to (Location,
+PractitionerRole, Group): ``resolve`` finds those among the resources read with the study (a Bundle's
+entries, the NDJSON files beside it). What cannot be found is said in a diagnostic, never guessed.
 Codings come back with origin ``registry`` (FHIR does not say where a code came from); the mapping
-adds the curated ones again, so a round trip keeps the same codes. What FHIR cannot carry
-(eligibility, which intervention each arm gives) does not come back.
+adds the curated ones again, so a round trip keeps the same codes. What FHIR does not carry (which
+intervention each arm gives, eligibility other than the criteria text) does not come back.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from trialport.fhir.codes import (
     CELL_THERAPY_SYSTEM,
+    CONTACT_ELEMENT,
+    ELIGIBILITY_CRITERIA_EXTENSION,
     NCT_SYSTEM,
+    OFFICIAL_ELEMENT,
+    OFFICIAL_ROLES,
     OUTCOME_TYPES,
     PHASES,
+    PUBMED,
+    R4_ONLY_ELEMENTS,
+    REFERENCE_TYPE_EXTENSION,
+    REFERENCE_TYPE_SYSTEM,
+    SITE_CONTACT_ELEMENT,
+    SITE_CONTACT_ROLES,
+    SITE_POSTAL_CODE_EXTENSION,
+    SITE_STATUS_EXTENSION,
     STATES,
     TIME_FRAME_EXTENSION,
     XVER,
 )
 from trialport.mapping.terminology import HGNC
+
+# A reference ("Location/loc-…") → the resource it names among those read, or None.
+Resolve = Callable[[str], dict[str, Any] | None]
 
 _PHASES = {code: list(phases) for phases, code in PHASES.items()}
 _STATES = {code: status for status, code in STATES.items()}
@@ -50,9 +69,12 @@ def _parts(extension: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-def fields(study: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-    """Canonical fields of one ResearchStudy, and its NCT number."""
-    r4b = "outcomeMeasure" not in study and any(e.get("url", "").startswith(XVER) for e in study.get("extension", []))
+def fields(study: dict[str, Any], resolve: Resolve | None = None) -> tuple[dict[str, Any], str | None]:
+    """Canonical fields of one ResearchStudy, and its NCT number; ``resolve`` finds what it refers to."""
+    r4b = "outcomeMeasure" not in study and (
+        any(key in study for key in R4_ONLY_ELEMENTS)
+        or any(e.get("url", "").startswith(XVER) for e in study.get("extension", []))
+    )
     nct = next((i["value"] for i in study.get("identifier", []) if i.get("system") == NCT_SYSTEM), None)
     identifiers = []
     for identifier in study.get("identifier", []):
@@ -108,7 +130,9 @@ def fields(study: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     if r4b and summary is None:  # the export's R4B description is the summary when there is nothing more
         summary, description = description, None
 
-    parties = study.get("associatedParty") or [_parts(e) for e in _extensions(study, "associatedParty")]
+    parties = study.get("associatedParty") or [
+        {**_parts(e), "id": e.get("id")} for e in _extensions(study, "associatedParty")
+    ]
     sponsor = next((p.get("name") for p in parties if _first_code(p.get("role")) == "lead-sponsor"), None)
     recruitment = study.get("recruitment") or next((_parts(e) for e in _extensions(study, "recruitment")), {})
     enrollment = None
@@ -165,4 +189,167 @@ def fields(study: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         ],
         "diagnostics": [],
     }
+    _places_and_people(study, parties, resolve or _nothing, raw)
     return raw, nct
+
+
+def _nothing(reference: str) -> None:
+    return None
+
+
+_ROLES = {code: role for role, code in SITE_CONTACT_ROLES.items()}  # research-study-party-role → API v2
+
+
+def _places_and_people(study: dict[str, Any], parties: list[dict[str, Any]], resolve: Resolve, raw: dict) -> None:
+    """Sites, central contacts, officials, references, links, why stopped and the criteria, into ``raw``."""
+    missing: list[str] = []
+
+    def find(reference: dict[str, Any] | None) -> dict[str, Any]:
+        target = (reference or {}).get("reference")
+        if not target:
+            return {}
+        found = resolve(target)
+        if found is None:
+            missing.append(target)
+        return found or {}
+
+    sites, by_location = [], {}
+    for ref in study.get("site") or []:
+        extensions = {e.get("url"): e for e in ref.get("extension", [])}
+        place = find(ref)
+        address = place.get("address") or {}
+        position = place.get("position") or {}
+        latitude, longitude = position.get("latitude"), position.get("longitude")
+        sites.append(
+            {
+                "facility": ref.get("display") or place.get("name"),
+                "status": (extensions.get(SITE_STATUS_EXTENSION, {}).get("valueCoding") or {}).get("code"),
+                "city": address.get("city"),
+                "state": address.get("state"),
+                "zip": extensions.get(SITE_POSTAL_CODE_EXTENSION, {}).get("valueString"),
+                "country": address.get("country"),
+                "geo": {"lat": latitude, "lon": longitude} if latitude is not None and longitude is not None else None,
+                "contacts": [],
+            }
+        )
+        by_location.setdefault(ref.get("reference"), sites[-1])
+
+    central_details = iter(study.get("contact") or [])  # R4 / R4B: the central contacts again, in order
+    contacts, officials = [], []
+    for party in parties:
+        code = _first_code(party.get("role"))
+        if code in ("lead-sponsor", "collaborator"):
+            continue
+        reference = party.get("party") or {}
+        role = find(reference) if "PractitionerRole/" in (reference.get("reference") or "") else {}
+        kind, site = _which(party.get("id") or "", code, role, sites, by_location)
+        person = {
+            "name": party.get("name"),
+            # the registry's role is the PractitionerRole's; without it, the party role's API v2 value
+            "role": next((c.get("text") for c in role.get("code") or []), None) if role else _ROLES.get(code or ""),
+            **_telecom(role.get("telecom") or [t for c in role.get("contact") or [] for t in c.get("telecom") or []]),
+        }
+        if kind == "site":
+            site["contacts"].append(person)
+        elif kind == "contact":
+            detail = next(central_details, None)
+            if not role and detail:  # the PractitionerRole not at hand: R4's ContactDetail has the telecom
+                person.update(_telecom(detail.get("telecom") or []))
+            contacts.append(person)
+        elif kind == "official" and person["name"]:
+            if not role and not code:  # a role without a code: its text, unless the placeholder
+                person["role"] = (party.get("role") or {}).get("text")
+                person["role"] = None if person["role"] == "official" else person["role"]
+            affiliation = (role.get("organization") or {}).get("display")
+            officials.append({"name": person["name"], "affiliation": affiliation, "role": person["role"]})
+
+    raw["locations"] = sites
+    raw["contacts"] = contacts
+    raw["officials"] = officials
+    raw["references"], raw["links"] = _artifacts(study.get("relatedArtifact") or [])
+    raw["why_stopped"] = (study.get("whyStopped") or study.get("reasonStopped") or {}).get("text")
+    eligibility = (study.get("recruitment") or {}).get("eligibility") or next(iter(study.get("enrollment") or []), None)
+    if eligibility:
+        group = find(eligibility)
+        criteria = group.get("description") or next(
+            (
+                e.get("valueMarkdown")
+                for e in group.get("extension", [])
+                if e.get("url") == ELIGIBILITY_CRITERIA_EXTENSION
+            ),
+            None,
+        )
+        if criteria:
+            raw["eligibility"] = {"criteria": criteria}
+    if missing:
+        shown = ", ".join(dict.fromkeys(missing[:3]))
+        raw["diagnostics"].append(
+            {
+                "level": "warning",
+                "code": "fhir-reference-not-found",
+                "field": None,
+                "message": f"{len(missing)} referenced resources not among those read ({shown}"
+                + (", …" if len(missing) > 3 else "")
+                + "): what they hold (addresses, phones, emails, affiliations, criteria) is not read",
+            }
+        )
+
+
+def _which(
+    element: str, code: str | None, role: dict[str, Any], sites: list[dict], by_location: dict
+) -> tuple[str | None, dict | None]:
+    """Which of the study's people a party is: by its element id (``site-2-contact-1``, ``contact-1``,
+    ``official-1``) as the export writes it; else by its PractitionerRole's location and its role code."""
+    if element.startswith(SITE_CONTACT_ELEMENT):
+        number = element[len(SITE_CONTACT_ELEMENT) :].partition("-")[0]
+        if number.isdigit() and 0 < int(number) <= len(sites):
+            return "site", sites[int(number) - 1]
+    elif element.startswith(CONTACT_ELEMENT):
+        return "contact", None
+    elif element.startswith(OFFICIAL_ELEMENT):
+        return "official", None
+    where = role.get("location")
+    site = by_location.get(where[0].get("reference")) if where else None
+    if site is not None:
+        return "site", site
+    if code in ("recruitment-contact", "general-contact"):
+        return "contact", None
+    if code in OFFICIAL_ROLES.values():
+        return "official", None
+    return None, None
+
+
+def _telecom(telecom: list[dict[str, Any]]) -> dict[str, str | None]:
+    phone = next((t.get("value") for t in telecom if t.get("system") == "phone"), None)
+    email = next((t.get("value") for t in telecom if t.get("system") == "email"), None)
+    return {"phone": phone, "email": email}
+
+
+def _artifacts(artifacts: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Citations back into references (a PubMed page's PMID, the reference type), documentation into links."""
+    references, links = [], []
+    for artifact in artifacts:
+        url = artifact.get("url") or (artifact.get("document") or {}).get("url")
+        if artifact.get("type") == "citation":
+            kind = next(
+                (
+                    e.get("valueCoding", {}).get("code")
+                    for e in artifact.get("extension", [])
+                    if e.get("url") == REFERENCE_TYPE_EXTENSION
+                ),
+                None,
+            ) or next(
+                (
+                    c.get("code")
+                    for k in artifact.get("classifier", [])
+                    for c in k.get("coding", [])
+                    if c.get("system") == REFERENCE_TYPE_SYSTEM
+                ),
+                None,
+            )
+            pmid = url[len(PUBMED) :].rstrip("/") if url and url.startswith(PUBMED) else None
+            if pmid or artifact.get("citation"):
+                references.append({"pmid": pmid or None, "citation": artifact.get("citation"), "type": kind})
+        elif artifact.get("type") == "documentation" and url:
+            links.append({"label": artifact.get("display"), "url": url})
+    return references, links
