@@ -7,9 +7,13 @@ whose reference's display is the criteria, a PlanDefinition per intervention and
 shared resources in NDJSON files of their own: a Location per place, referenced from ``site`` (the
 study's recruitment status at that site on the reference); site contacts as PractitionerRoles that name
 the Location and carry the telecom, reached from the study through its references; the eligibility Group
-referenced from ``enrollment``; interventions as ``focus``. ``ELEMENTS`` is that mapping, element by
-element; a value is a tuple that names what it belongs to (the site, the contact, the arm), so values are
-compared per study and per owner, not merely counted.
+referenced from ``enrollment``; interventions as ``focus`` and as one PlanDefinition each (not one per
+intervention and arm, as mCODE writes them), referenced from ``protocol``: the name its title, the type the
+text of its ``topic``, the description its description, every other name and every arm that gives it in
+extensions of ours (mCODE keeps the first other name, in ``subtitle``, and an arm per PlanDefinition, in
+``subjectCodeableConcept``). ``ELEMENTS`` is that mapping, element by element; a value is a tuple that
+names what it belongs to (the site, the contact, the arm, the intervention), so values are compared per
+study and per owner, not merely counted.
 
 Values are compared as text up to backslashes and the extent of white space: trialport repairs the
 registry's text (markdown escapes such as ``\\>``, runs of spaces, spaces at line ends), mCODE copies it
@@ -34,6 +38,8 @@ ELIGIBILITY_CRITERIA = "https://trialport.dev/fhir/StructureDefinition/eligibili
 SITE_STATUS = "https://trialport.dev/fhir/StructureDefinition/site-recruitment-status"
 SITE_POSTAL_CODE = "https://trialport.dev/fhir/StructureDefinition/site-postal-code"
 XVER = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ResearchStudy."
+OTHER_NAME = "https://trialport.dev/fhir/StructureDefinition/intervention-other-name"
+ARM = "https://trialport.dev/fhir/StructureDefinition/intervention-arm"
 
 # The mCODE converter's own maps (study-fhir-converter.js), to set trialport's registry values beside its output.
 MCODE_PHASE = {
@@ -54,19 +60,6 @@ MCODE_LOCATION_STATUS = {
     "TERMINATED": "inactive",
     "WITHDRAWN": "inactive",
     "AVAILABLE": "active",
-}
-INTERVENTION_TYPES = {
-    "DRUG",
-    "BIOLOGICAL",
-    "GENETIC",
-    "DEVICE",
-    "PROCEDURE",
-    "RADIATION",
-    "BEHAVIORAL",
-    "DIETARY_SUPPLEMENT",
-    "COMBINATION_PRODUCT",
-    "DIAGNOSTIC_TEST",
-    "OTHER",
 }
 
 Resource = dict[str, Any]
@@ -215,22 +208,28 @@ class OurStudy:
         coding = next((e["valueCoding"] for e in ref.get("extension", []) if e["url"] == SITE_STATUS), None)
         return MCODE_LOCATION_STATUS.get(coding["code"]) if coding else None
 
-    def focus(self) -> Iterator[tuple[str | None, str]]:
-        """(type, name) of each intervention: ``focus`` text is "<TYPE>: <name>", or the name alone."""
-        for concept in self.study.get("focus", []):
-            kind, _, name = concept.get("text", "").partition(": ")
-            yield (kind, name) if kind in INTERVENTION_TYPES and name else (None, concept.get("text", ""))
+
+# where each PlanDefinition element of mCODE's is in trialport's PlanDefinition (title, description: the same)
+_OURS = {
+    "type": lambda plan: [t.get("text") for t in plan.get("topic", [])],
+    "subtitle": lambda plan: [e["valueString"] for e in plan.get("extension", []) if e["url"] == OTHER_NAME],
+    "subjectCodeableConcept": lambda plan: [e["valueString"] for e in plan.get("extension", []) if e["url"] == ARM],
+}
 
 
 def our_plan(study: OurStudy, element: str) -> set:
-    """Intervention values: name and type from ``focus``; anything else only from PlanDefinitions the study
-    references from ``protocol`` (trialport writes none today)."""
+    """Intervention values, from the PlanDefinitions the study references from ``protocol``, each with the
+    intervention's name (the title): the type is the text of ``topic`` (the API v2 value), every other name
+    and every arm label in our extensions."""
     found = set()
-    if element == "title":
-        found |= {(text(name),) for _, name in study.focus()}
-    if element == "type":
-        found |= {(text(name), kind) for kind, name in study.focus() if kind}
-    found |= {mcode_plan(plan, element) for plan in study.plans}
+    for plan in study.plans:
+        title = text(plan.get("title"))
+        if element == "title":
+            found.add((title,))
+        elif element in _OURS:
+            found |= {(title, text(value)) for value in _OURS[element](plan)}
+        elif plan.get(element):
+            found.add((title, text(plan[element])))
     return found
 
 
@@ -317,12 +316,13 @@ def _site_telecom(system: str) -> Element:
     )
 
 
-def _plan_element(element: str, ours: str) -> Element:
+def _plan_element(element: str, ours: str, note: str = "") -> Element:
     return Element(
         f"PlanDefinition.{element} (ResearchStudy.protocol)",
         ours,
         lambda m: _values(mcode_plan(p, element) for p in m.plans if p.get(element)),
         lambda o: _values(our_plan(o, element)),
+        note=note,
     )
 
 
@@ -468,12 +468,22 @@ ELEMENTS = [
         )
         for element in ("name", "type", "description")
     ),
-    _plan_element("title", "ResearchStudy.focus ('<TYPE>: <name>')"),
-    _plan_element("type", "ResearchStudy.focus ('<TYPE>: <name>')"),
-    _plan_element("description", "not in the FHIR export (the canonical model has it: interventions[].description)"),
-    _plan_element("subtitle", "not in the FHIR export (the canonical model has it: interventions[].other_names)"),
     _plan_element(
-        "subjectCodeableConcept", "not in the FHIR export (the canonical model has it: interventions[].arm_labels)"
+        "title",
+        "PlanDefinition.title (ResearchStudy.protocol, one PlanDefinition per intervention); also ResearchStudy.focus "
+        "('<TYPE>: <name>')",
+    ),
+    _plan_element("type", "PlanDefinition.topic.text (the API v2 value); also ResearchStudy.focus"),
+    _plan_element("description", "PlanDefinition.description"),
+    _plan_element(
+        "subtitle",
+        "the intervention-other-name extension on PlanDefinition, one per other name",
+        note="mCODE keeps only the first other name",
+    ),
+    _plan_element(
+        "subjectCodeableConcept",
+        "the intervention-arm extension on PlanDefinition, one per arm that gives the intervention",
+        note="mCODE writes one PlanDefinition per intervention and arm",
     ),
 ]
 

@@ -1,5 +1,5 @@
 """FHIR export: every real record's resources valid in R5, R4B and R4, the file layout, and the mapping of
-studies, sites, people, references and eligibility, checked against the raw registry records."""
+studies, sites, people, references, eligibility and interventions, checked against the raw registry records."""
 
 from __future__ import annotations
 
@@ -15,10 +15,13 @@ from trialport import pipeline
 from trialport.fhir.build import organization_id, resources
 from trialport.fhir.codes import (
     ELIGIBILITY_CRITERIA_EXTENSION,
+    INTERVENTION_ARM_EXTENSION,
+    INTERVENTION_OTHER_NAME_EXTENSION,
     ISO3166_SYSTEM,
     LOCATION_ID_SYSTEM,
     NCT_SYSTEM,
     PARTY_ROLE_SYSTEM,
+    PLAN_ID_SYSTEM,
     RECRUITMENT_STATUS_SYSTEM,
     REFERENCE_TYPE_EXTENSION,
     REFERENCE_TYPE_SYSTEM,
@@ -32,7 +35,7 @@ from trialport.model import Trial
 from trialport.record import convert_record
 
 VERSIONS = ("R5", "R4B", "R4")
-KINDS = ("ResearchStudy", "Organization", "Location", "Practitioner", "PractitionerRole", "Group")
+KINDS = ("ResearchStudy", "Organization", "Location", "Practitioner", "PractitionerRole", "Group", "PlanDefinition")
 
 
 def design_id(prefix: str, *parts: str | None) -> str:
@@ -360,6 +363,87 @@ def test_the_eligibility_group(trials):
     group = by_type(referenced, "Group")["elig-NCT04402008"]
     assert (group["actual"], group["type"]) == (False, "person")
     assert group["extension"] == [{"url": ELIGIBILITY_CRITERIA_EXTENSION, "valueMarkdown": criteria}]
+
+
+def plan_id(key: str) -> str:
+    return "plan-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+CLINICAL_PROTOCOL = {
+    "coding": [
+        {
+            "system": "http://terminology.hl7.org/CodeSystem/plan-definition-type",
+            "code": "clinical-protocol",
+            "display": "Clinical Protocol",
+        }
+    ]
+}
+
+
+def test_interventions_are_plan_definitions(trials):
+    """NCT04811001 (API v2) gives two drugs to both its arms, "Arm A (Osimertinib->Dacomitinib)" and "Arm B
+    (Dacomitinib->Osimertinib)": Osimertinib (other name Tagrisso, "TAGRISSO 40 mg film-coated tablets
+    TAGRISSO 80 mg film-coated tablets") and Dacomitinib (other name Vizimpro, "Vizimpro 15 mg film-coated
+    tablets Vizimpro 30 mg film-coated tablets Vizimpro 45 mg film-coated tablets")."""
+    trial = trial_of(trials, "NCT04811001")
+    arms = ["Arm A (Osimertinib->Dacomitinib)", "Arm B (Dacomitinib->Osimertinib)"]
+    osimertinib, dacomitinib = plan_id("NCT04811001|osimertinib|"), plan_id("NCT04811001|dacomitinib|")
+    expected = {
+        osimertinib: {
+            "resourceType": "PlanDefinition",
+            "id": osimertinib,
+            "extension": [
+                {"url": INTERVENTION_OTHER_NAME_EXTENSION, "valueString": "Tagrisso"},
+                *({"url": INTERVENTION_ARM_EXTENSION, "valueString": arm} for arm in arms),
+            ],
+            "identifier": [{"system": PLAN_ID_SYSTEM, "value": osimertinib}],
+            "title": "Osimertinib",
+            "type": CLINICAL_PROTOCOL,
+            "status": "unknown",
+            "description": "TAGRISSO 40 mg film-coated tablets TAGRISSO 80 mg film-coated tablets",
+            "topic": [{"text": "DRUG"}],
+        },
+        dacomitinib: {
+            "resourceType": "PlanDefinition",
+            "id": dacomitinib,
+            "extension": [
+                {"url": INTERVENTION_OTHER_NAME_EXTENSION, "valueString": "Vizimpro"},
+                *({"url": INTERVENTION_ARM_EXTENSION, "valueString": arm} for arm in arms),
+            ],
+            "identifier": [{"system": PLAN_ID_SYSTEM, "value": dacomitinib}],
+            "title": "Dacomitinib",
+            "type": CLINICAL_PROTOCOL,
+            "status": "unknown",
+            "description": "Vizimpro 15 mg film-coated tablets Vizimpro 30 mg film-coated tablets Vizimpro 45 mg "
+            "film-coated tablets",
+            "topic": [{"text": "DRUG"}],
+        },
+    }
+    for version in VERSIONS:
+        study, *referenced = resources(trial, version)
+        assert study["protocol"] == [
+            {"reference": f"PlanDefinition/{osimertinib}", "display": "Osimertinib"},
+            {"reference": f"PlanDefinition/{dacomitinib}", "display": "Dacomitinib"},
+        ]
+        assert by_type(referenced, "PlanDefinition") == expected
+        # the focus concept stays: name and type, the MeSH coding
+        assert [f.get("concept", f)["text"] for f in study["focus"]] == ["DRUG: Osimertinib", "DRUG: Dacomitinib"]
+
+
+def test_interventions_of_one_name_have_plans_of_their_own(trials):
+    """NCT04646330 names its three interventions alike ("AK104+anlotinib"): their positions tell their
+    PlanDefinitions apart; and two studies giving one drug have a PlanDefinition each."""
+    trial = trial_of(trials, "NCT04646330")
+    (study, *_) = resources(trial, "R5")
+    assert [r["reference"] for r in study["protocol"]] == [
+        f"PlanDefinition/{plan_id(f'NCT04646330|ak104 anlotinib|{n}')}" for n in (1, 2, 3)
+    ]
+    # Osimertinib is an intervention of NCT04811001 and of NCT02856893
+    other = trial_of(trials, "NCT02856893")
+    (study, *_) = resources(other, "R5")
+    assert {"reference": f"PlanDefinition/{plan_id('NCT02856893|osimertinib|')}", "display": "Osimertinib"} in study[
+        "protocol"
+    ]
 
 
 def test_two_studies_sharing_a_facility_write_one_location(nsclc):

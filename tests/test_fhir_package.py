@@ -23,6 +23,8 @@ from trialport.fhir.codes import (
     CANONICAL,
     CELL_THERAPY_SYSTEM,
     ELIGIBILITY_CRITERIA_EXTENSION,
+    INTERVENTION_ARM_EXTENSION,
+    INTERVENTION_OTHER_NAME_EXTENSION,
     RECRUITMENT_STATUS_SYSTEM,
     REFERENCE_TYPE_EXTENSION,
     REFERENCE_TYPE_SYSTEM,
@@ -42,6 +44,8 @@ URLS = {
     "StructureDefinition-site-postal-code.json": SITE_POSTAL_CODE_EXTENSION,
     "StructureDefinition-reference-type.json": REFERENCE_TYPE_EXTENSION,
     "StructureDefinition-eligibility-criteria.json": ELIGIBILITY_CRITERIA_EXTENSION,
+    "StructureDefinition-intervention-other-name.json": INTERVENTION_OTHER_NAME_EXTENSION,
+    "StructureDefinition-intervention-arm.json": INTERVENTION_ARM_EXTENSION,
     "CodeSystem-recruitment-status.json": RECRUITMENT_STATUS_SYSTEM,
     "CodeSystem-reference-type.json": REFERENCE_TYPE_SYSTEM,
     "CodeSystem-cell-therapy.json": CELL_THERAPY_SYSTEM,
@@ -49,33 +53,46 @@ URLS = {
     "ValueSet-recruitment-status.json": f"{CANONICAL}/ValueSet/recruitment-status",
     "ValueSet-reference-type.json": f"{CANONICAL}/ValueSet/reference-type",
 }
-# extension → (value type, value set it binds to, contexts in R4/R4B, contexts in R5)
+# extension → (value type, value set it binds to, contexts in R4/R4B, contexts in R5, how often per element)
 EXTENSIONS = {
     TIME_FRAME_EXTENSION: (
         "string",
         None,
         [("extension", XVER + "outcomeMeasure")],
         [("element", "ResearchStudy.outcomeMeasure")],
+        "1",
     ),
     SITE_STATUS_EXTENSION: (
         "Coding",
         f"{CANONICAL}/ValueSet/recruitment-status",
         [("element", "ResearchStudy.site")],
         [("element", "ResearchStudy.site")],
+        "1",
     ),
     SITE_POSTAL_CODE_EXTENSION: (
         "string",
         None,
         [("element", "ResearchStudy.site")],
         [("element", "ResearchStudy.site")],
+        "1",
     ),
     REFERENCE_TYPE_EXTENSION: (
         "Coding",
         f"{CANONICAL}/ValueSet/reference-type",
         [("element", "RelatedArtifact")],
         [("element", "RelatedArtifact")],
+        "1",
     ),
-    ELIGIBILITY_CRITERIA_EXTENSION: ("markdown", None, [("element", "Group")], [("element", "Group")]),
+    ELIGIBILITY_CRITERIA_EXTENSION: ("markdown", None, [("element", "Group")], [("element", "Group")], "1"),
+    # an intervention has any number of other names, and arms that give it
+    INTERVENTION_OTHER_NAME_EXTENSION: (
+        "string",
+        None,
+        [("element", "PlanDefinition")],
+        [("element", "PlanDefinition")],
+        "*",
+    ),
+    INTERVENTION_ARM_EXTENSION: ("string", None, [("element", "PlanDefinition")], [("element", "PlanDefinition")], "*"),
 }
 
 
@@ -130,7 +147,7 @@ def test_every_url_is_the_one_the_exporter_writes(release):
 def test_extension_definitions(release):
     for name in [n for n in URLS if n.startswith("StructureDefinition-")]:
         definition = load(release, name)
-        value_type, value_set, r4_contexts, r5_contexts = EXTENSIONS[definition["url"]]
+        value_type, value_set, r4_contexts, r5_contexts, most = EXTENSIONS[definition["url"]]
         assert definition["kind"] == "complex-type"
         assert definition["abstract"] is False
         assert definition["type"] == "Extension"
@@ -142,7 +159,7 @@ def test_extension_definitions(release):
         elements = {e["id"]: e for e in definition["differential"]["element"]}
         assert list(elements) == ["Extension", "Extension.extension", "Extension.url", "Extension.value[x]"]
         assert all(e["path"] == e["id"] for e in elements.values())
-        assert (elements["Extension"]["min"], elements["Extension"]["max"]) == (0, "1")
+        assert (elements["Extension"]["min"], elements["Extension"]["max"]) == (0, most)
         assert elements["Extension.extension"]["max"] == "0"  # a simple extension
         assert elements["Extension.url"]["fixedUri"] == definition["url"]
         value = elements["Extension.value[x]"]

@@ -1,6 +1,6 @@
 """Model → FHIR → model keeps every field FHIR carries, on the real records, in R5, R4B and R4: each trial
 read back from its own resources, and every exported file (Bundle, NDJSON, one study a file) read back
-with the Locations, PractitionerRoles and Group it refers to."""
+with the Locations, PractitionerRoles, Group and PlanDefinitions it refers to."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def carried(trial: Trial) -> dict:
         "interventions": [
             (i.type, i.name, [x.code for x in i.codes], [x.code for x in i.targets]) for i in trial.interventions
         ],
+        "plans": [(i.description, i.other_names, i.arm_labels) for i in trial.interventions],
         "outcomes": [(o.kind, o.measure, o.description, o.time_frame) for o in trial.outcomes],
         "phases": trial.phases,
         "status": trial.status
@@ -100,6 +101,11 @@ def test_round_trip_on_real_records(trials, version):
     """Each trial's resources, as one Bundle, back into the same trial."""
     assert len(trials) > 600
     sites = people = 0
+    interventions = [i for t in trials for i in t.interventions]
+    # the records do have interventions' descriptions, other names and arms to keep
+    assert sum(bool(i.description) for i in interventions) > 500
+    assert sum(bool(i.other_names) for i in interventions) > 150
+    assert sum(bool(i.arm_labels) for i in interventions) > 500
     for trial in trials:
         bundle = {"resourceType": "Bundle", "type": "collection", "entry": []}
         bundle["entry"] = [{"resource": r} for r in resources(trial, version)]
@@ -183,7 +189,7 @@ def test_reader_takes_bundles_and_ndjson(tmp_path):
             results = [r.result for r in pipeline.read([tmp_path / "fhir" / version / name])]
             assert all(isinstance(t, Trial) for t in results)
             assert len(results) == (1 if name.startswith("local") else 5), name
-        for kind in ("Organization", "Location", "Practitioner", "PractitionerRole", "Group"):
+        for kind in ("Organization", "Location", "Practitioner", "PractitionerRole", "Group", "PlanDefinition"):
             others = [r.result for r in pipeline.read([tmp_path / "fhir" / version / f"{kind}.ndjson"])]
             assert others == [], kind  # not trials: passed over
 
@@ -195,4 +201,89 @@ def test_a_lone_study_reads_without_resolving(trials):
     assert isinstance(back, Trial)
     assert (back.title, back.why_stopped, back.references) == (trial.title, trial.why_stopped, trial.references)
     assert back.eligibility is None  # its criteria are in the Group, not at hand
+    # its one intervention (API v2: OTHER "Incomplete caries removal in primary teeth", other name
+    # "Indirect pulp capping", arm "Incomplete caries removal"): name and type from focus; the rest is
+    # in its PlanDefinition, not at hand
+    (intervention,) = back.interventions
+    assert (intervention.type, intervention.name) == ("OTHER", "Incomplete caries removal in primary teeth")
+    assert (intervention.description, intervention.other_names, intervention.arm_labels) == (None, [], [])
     assert [d.code for d in back.diagnostics] == ["fhir-reference-not-found"]
+    assert "PlanDefinition/plan-" in back.diagnostics[0].message
+
+
+def test_plans_go_to_their_interventions_by_position():
+    """NCT04646330 (API v2) gives three interventions all named "AK104+anlotinib", each with its own
+    description and arm ("AK104 10mg/kg Q2W plus anlotinib", "AK104 15mg/kg Q3W plus anlotinib", "AK104
+    10mg/kg Q3W plus anlotinib"): three PlanDefinitions, each read back to its own intervention, also when
+    the study lists them in another order."""
+    (trial,) = [r.result for r in pipeline.read([CTGOV / "nsclc-v2-json"]) if r.result.id == "NCT04646330"]
+    arms = ["AK104 10mg/kg Q2W plus anlotinib", "AK104 15mg/kg Q3W plus anlotinib", "AK104 10mg/kg Q3W plus anlotinib"]
+    assert [i.arm_labels for i in trial.interventions] == [[arm] for arm in arms]
+    for version in VERSIONS:
+        study, *referred = resources(trial, version)
+        plans = [r for r in referred if r["resourceType"] == "PlanDefinition"]
+        assert len({p["id"] for p in plans}) == 3
+        bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in referred]}
+        bundle["entry"].append({"resource": study})
+        (back,) = resources_in(bundle, "memory")
+        assert [(i.name, i.arm_labels, i.description) for i in back.interventions] == [
+            (i.name, i.arm_labels, i.description) for i in trial.interventions
+        ]
+        # the references in another order: each plan still goes to the intervention of its own position
+        # when the names agree, so here (one name) in the order the study lists them
+        study["protocol"] = study["protocol"][::-1]
+        (back,) = resources_in(bundle, "memory")
+        assert [i.arm_labels for i in back.interventions] == [[arm] for arm in arms[::-1]]
+
+
+def test_plans_of_other_names_go_to_their_interventions_by_title():
+    """NCT04811001 (API v2): Osimertinib (other name Tagrisso), then Dacomitinib (Vizimpro). With the study's
+    references to their PlanDefinitions in the other order, each still goes to its own intervention."""
+    (trial,) = [r.result for r in pipeline.read([CTGOV / "nsclc-v2-json"]) if r.result.id == "NCT04811001"]
+    study, *referred = resources(trial, "R5")
+    study["protocol"] = study["protocol"][::-1]
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in [*referred, study]]}
+    (back,) = resources_in(bundle, "memory")
+    assert [(i.name, i.other_names) for i in back.interventions] == [
+        ("Osimertinib", ["Tagrisso"]),
+        ("Dacomitinib", ["Vizimpro"]),
+    ]
+    same(trial, back)
+
+
+def test_a_large_bundle_streamed_reads_back_the_same(tmp_path, monkeypatch):
+    """A Bundle too large to parse whole is streamed: what a study refers to (PlanDefinitions included) is
+    kept as it passes, and the studies read back as from the whole Bundle."""
+    from trialport.readers import fhir as fhir_reader
+
+    folder = CTGOV / "nsclc-v2-json"
+    trials = [r.result for r in pipeline.read([folder]) if isinstance(r.result, Trial)]
+    pipeline.convert([folder], tmp_path, ["fhir"], options={"fhir_version": "R4", "fhir_outputs": "bundle"})
+    monkeypatch.setattr(fhir_reader, "WHOLE_FILE_LIMIT", 0)  # every file counts as large
+    back = [r.result for r in pipeline.read([tmp_path / "fhir" / "R4" / "bundle.json"])]
+    assert len(back) == len(trials) == 100
+    for before, after in zip(trials, back, strict=True):
+        assert isinstance(after, Trial) and after.diagnostics == [], after
+        same(before, after)
+
+
+def test_plans_without_focus_are_interventions_of_their_own():
+    """A study that lists its interventions only in ``protocol`` (NCT04811001's resources without ``focus``):
+    each PlanDefinition is an intervention, its type from ``topic``; a plan with no title and no display
+    names no intervention and says so."""
+    (trial,) = [r.result for r in pipeline.read([CTGOV / "nsclc-v2-json"]) if r.result.id == "NCT04811001"]
+    study, *referred = resources(trial, "R4")
+    del study["focus"]
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in [*referred, study]]}
+    (back,) = resources_in(bundle, "memory")
+    assert [(i.type, i.name, i.other_names, i.arm_labels) for i in back.interventions] == [
+        (i.type, i.name, i.other_names, i.arm_labels) for i in trial.interventions
+    ]
+    assert back.diagnostics == []
+    plan = next(r for r in referred if r["resourceType"] == "PlanDefinition")
+    del plan["title"]
+    del study["protocol"][0]["display"]
+    (back,) = resources_in(bundle, "memory")
+    assert [i.name for i in back.interventions] == ["Dacomitinib"]
+    (diagnostic,) = back.diagnostics
+    assert diagnostic.code == "fhir-plan-without-title" and plan["id"] in diagnostic.message

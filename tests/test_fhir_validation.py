@@ -20,6 +20,10 @@ from trialport import pipeline
 from trialport.fhir.codes import (
     CANONICAL,
     ELIGIBILITY_CRITERIA_EXTENSION,
+    INTERVENTION_ARM_EXTENSION,
+    INTERVENTION_OTHER_NAME_EXTENSION,
+    PLAN_ID_SYSTEM,
+    PLAN_TYPE_SYSTEM,
     REFERENCE_TYPE_SYSTEM,
     SITE_STATUS_EXTENSION,
     TIME_FRAME_EXTENSION,
@@ -29,8 +33,17 @@ from trialport.fhir.codes import (
 
 pytestmark = pytest.mark.slow
 
-# What the export holds per version: a study, its sponsors and affiliations, sites, people, eligibility.
-EXPORTED_TYPES = {"ResearchStudy", "Organization", "Location", "Practitioner", "PractitionerRole", "Group"}
+# What the export holds per version: a study, its sponsors and affiliations, sites, people, eligibility,
+# interventions.
+EXPORTED_TYPES = {
+    "ResearchStudy",
+    "Organization",
+    "Location",
+    "Practitioner",
+    "PractitionerRole",
+    "Group",
+    "PlanDefinition",
+}
 
 
 @pytest.fixture(scope="module")
@@ -297,3 +310,106 @@ def test_the_validator_holds_r5_to_r5_contexts(controls):
 def test_the_validator_catches_a_code_outside_its_value_set(controls, version):
     for resource, location, message in PLAIN:
         assert errors_of(controls(version)[f"ResearchStudy/{resource['id']}"]) == [(location, message)]
+
+
+def _plan(pid: str = "plan-atezolizumab") -> dict:
+    """NCT05798663 (tests/data/ctgov/nsclc-v2-json) written by hand after the design: its intervention DRUG
+    Atezolizumab, other names Tecentriq and L01XC32, given in Arms A, B and C."""
+    arms = ("Arm A: Atezolizumab", "Arm B: Atezolizumab and Tiragolumab", "Arm C: Atezolizumab and Tiragolumab")
+    return {
+        "resourceType": "PlanDefinition",
+        "id": pid,
+        "extension": [
+            {"url": INTERVENTION_OTHER_NAME_EXTENSION, "valueString": "Tecentriq"},
+            {"url": INTERVENTION_OTHER_NAME_EXTENSION, "valueString": "L01XC32"},
+            *({"url": INTERVENTION_ARM_EXTENSION, "valueString": arm} for arm in arms),
+        ],
+        "identifier": [{"system": PLAN_ID_SYSTEM, "value": pid}],
+        "title": "Atezolizumab",
+        "type": {"coding": [{"system": PLAN_TYPE_SYSTEM, "code": "clinical-protocol", "display": "Clinical Protocol"}]},
+        "status": "unknown",
+        "description": "Atezolizumab will be given to participants either intravenously at a dosage of 1200mg or "
+        "subcutaneously at a dosage of 1875 mg on Day 1 of each 21-day cycle for Arms A, B, and C, and on days 1 and "
+        "22 of concurrent chemoradiotherapy for Arm C only.",
+        "topic": [{"text": "DRUG"}],
+    }
+
+
+def _arm_as_a_coding():
+    plan = _plan("plan-arm-as-a-coding")
+    plan["extension"][2] = {"url": INTERVENTION_ARM_EXTENSION, "valueCoding": {"code": "Arm A"}}
+    return plan
+
+
+def _other_name_with_parts():
+    plan = _plan("plan-other-name-with-parts")
+    plan["extension"][0]["extension"] = [{"url": "brand", "valueBoolean": True}]
+    return plan
+
+
+def _arm_on_the_study():
+    return {
+        "resourceType": "ResearchStudy",
+        "id": "arm-on-the-study",
+        "extension": [{"url": INTERVENTION_ARM_EXTENSION, "valueString": "Arm A: Atezolizumab"}],
+        "status": "active",
+        "protocol": [{"reference": "PlanDefinition/plan-atezolizumab", "display": "Atezolizumab"}],
+    }
+
+
+def _misspelt_extension():
+    plan = _plan("plan-misspelt-extension")
+    plan["extension"][2]["url"] = f"{CANONICAL}/StructureDefinition/intervention-arms"
+    return plan
+
+
+PLANS_BROKEN = {
+    _arm_as_a_coding: [
+        ("PlanDefinition.extension[2]", f"extension {INTERVENTION_ARM_EXTENSION} takes valueString, found valueCoding")
+    ],
+    _other_name_with_parts: [
+        (
+            "PlanDefinition.extension[0]",
+            f"extension {INTERVENTION_OTHER_NAME_EXTENSION} is a simple extension: it has no sub-extensions",
+        ),
+        ("PlanDefinition.extension[0].extension[0]", 'extension url "brand" is relative outside a complex extension'),
+    ],
+    _arm_on_the_study: [
+        (
+            "ResearchStudy.extension[0]",
+            f"extension {INTERVENTION_ARM_EXTENSION} is not allowed on ResearchStudy: its context is element "
+            "PlanDefinition",
+        )
+    ],
+    _misspelt_extension: [
+        (
+            "PlanDefinition.extension[2]",
+            f"extension {CANONICAL}/StructureDefinition/intervention-arms has no definition: not in our package "
+            "(dev.trialport.fhir.{release}) and not an HL7 cross-version extension of ResearchStudy",
+        )
+    ],
+}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_validator_judges_the_intervention_extensions(fhirjs, version):
+    """A PlanDefinition of the design is valid, its repeated extensions included; each broken one fails with
+    exactly what is wrong with it."""
+    broken = [build() for build in PLANS_BROKEN]
+    results = {r["id"]: r for r in fhirjs(version, _plan(), *broken)}
+    assert errors_of(results["PlanDefinition/plan-atezolizumab"]) == []
+    release = "r5" if version == "R5" else "r4"
+    for build, resource in zip(PLANS_BROKEN, broken, strict=True):
+        expected = [(where, message.replace("{release}", release)) for where, message in PLANS_BROKEN[build]]
+        assert sorted(errors_of(results[f"{resource['resourceType']}/{resource['id']}"])) == sorted(expected)
+
+
+@pytest.mark.parametrize("version", ["R4", "R4B"])
+def test_the_validator_knows_the_plan_types_in_r4(fhirjs, version):
+    """R4 and R4B ship the plan-definition-type code system (R5 leaves it to HL7's terminology package)."""
+    plan = _plan("plan-wrong-type")
+    plan["type"]["coding"][0]["code"] = "clinical-protocols"
+    (result,) = fhirjs(version, plan)
+    assert errors_of(result) == [
+        ("PlanDefinition.type.coding[0]", f'code "clinical-protocols" is not in CodeSystem {PLAN_TYPE_SYSTEM}')
+    ]

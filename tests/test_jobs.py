@@ -153,13 +153,13 @@ def test_fhir_outputs_picks_the_files(tmp_path):
     full = pipeline.convert([SEEDS], tmp_path / "full", ["fhir"])
     ndjson = pipeline.convert([SEEDS], tmp_path / "ndjson", ["fhir"], options={"fhir_outputs": "ndjson"}, jobs=2)
     folder = tmp_path / "ndjson" / "fhir" / "R5"
-    kinds = ["ResearchStudy", "Organization", "Location", "Practitioner", "PractitionerRole", "Group"]
+    kinds = ["ResearchStudy", "Organization", "Location", "Practitioner", "PractitionerRole", "Group", "PlanDefinition"]
     assert sorted(p.name for p in folder.iterdir()) == sorted(f"{kind}.ndjson" for kind in kinds)
     for kind in kinds:
         name = f"{kind}.ndjson"
         assert (folder / name).read_bytes() == (tmp_path / "full" / "fhir" / "R5" / name).read_bytes()
     assert [Path(f).name for f in ndjson.exports[0].files] == [f"{kind}.ndjson" for kind in kinds]
-    assert len(full.exports[0].files) == 7
+    assert len(full.exports[0].files) == 8  # the bundle and the NDJSON files
     pipeline.convert([SEEDS], tmp_path / "studies", ["fhir"], options={"fhir_outputs": ["study", "bundle"]})
     names = sorted(p.name for p in (tmp_path / "studies" / "fhir" / "R5").iterdir())
     assert "bundle.json" in names and len(names) == 5 and not any(n.endswith(".ndjson") for n in names)

@@ -92,6 +92,45 @@ def test_sites_and_contacts_value_by_value(mcode, ours):
     assert held == {(*niu, "021-22200000"), (*niu, "86 21 2220 0000 ext. 3708")}
 
 
+def test_interventions_value_by_value(mcode, ours):
+    """Two studies read by hand in the raw file: NCT04811001 gives Osimertinib (other name Tagrisso) and
+    Dacomitinib (Vizimpro) in both its arms; NCT05798663 gives Atezolizumab (other names Tecentriq, L01XC32)
+    in Arms A, B and C, Tiragolumab (none) in Arms B and C."""
+    element = {e.path: e for e in ELEMENTS}
+
+    def both(nct: str, name: str) -> tuple[set, set]:
+        m, o = McodeStudy(mcode[nct]), OurStudy(ours[f"ResearchStudy/{nct}"], ours)
+        path = f"PlanDefinition.{name} (ResearchStudy.protocol)"
+        return element[path].mcode(m), element[path].trialport(o)
+
+    arms = ("Arm A (Osimertinib->Dacomitinib)", "Arm B (Dacomitinib->Osimertinib)")
+    given = {(drug, arm) for drug in ("Osimertinib", "Dacomitinib") for arm in arms}
+    assert both("NCT04811001", "subjectCodeableConcept") == (given, given)
+    other_names = {("Osimertinib", "Tagrisso"), ("Dacomitinib", "Vizimpro")}
+    assert both("NCT04811001", "subtitle") == (other_names, other_names)
+    descriptions = {
+        ("Osimertinib", "TAGRISSO 40 mg film-coated tablets TAGRISSO 80 mg film-coated tablets"),
+        (
+            "Dacomitinib",
+            "Vizimpro 15 mg film-coated tablets Vizimpro 30 mg film-coated tablets Vizimpro 45 mg film-coated tablets",
+        ),
+    }
+    assert both("NCT04811001", "description") == (descriptions, descriptions)
+    assert both("NCT04811001", "type") == ({("Osimertinib", "DRUG"), ("Dacomitinib", "DRUG")},) * 2
+    # mCODE keeps the first other name only; trialport every one
+    theirs, held = both("NCT05798663", "subtitle")
+    assert theirs == {("Atezolizumab", "Tecentriq")}
+    assert held == {("Atezolizumab", "Tecentriq"), ("Atezolizumab", "L01XC32")}
+    arms = {
+        ("Atezolizumab", "Arm A: Atezolizumab"),
+        ("Atezolizumab", "Arm B: Atezolizumab and Tiragolumab"),
+        ("Atezolizumab", "Arm C: Atezolizumab and Tiragolumab"),
+        ("Tiragolumab", "Arm B: Atezolizumab and Tiragolumab"),
+        ("Tiragolumab", "Arm C: Atezolizumab and Tiragolumab"),
+    }
+    assert both("NCT05798663", "subjectCodeableConcept") == (arms, arms)
+
+
 def test_coverage_table(rows):
     """Written to benchmarks/mcode-coverage.md; the registry's counts (see the test above) on both sides."""
     table = markdown(list(rows.values()), VERSION)
@@ -104,6 +143,10 @@ def test_coverage_table(rows):
     assert (contact.studies_mcode, contact.studies_ours) == (51, 51)
     eligibility = rows["ResearchStudy.enrollment"]
     assert (eligibility.studies_mcode, eligibility.studies_ours) == (100, 100)
+    # 87 studies list interventions; 83 describe one, 36 give other names, 85 name the arms giving one
+    for name, studies in (("title", 87), ("description", 83), ("subtitle", 36), ("subjectCodeableConcept", 85)):
+        plans = rows[f"PlanDefinition.{name} (ResearchStudy.protocol)"]
+        assert (plans.studies_mcode, plans.studies_ours) == (studies, studies), name
 
 
 @pytest.mark.parametrize("path", [e.path for e in ELEMENTS if e.required])

@@ -2,7 +2,7 @@
 
 Per version: one JSON file per ResearchStudy, ``bundle.json`` (a transaction Bundle that upserts every
 resource by its stable id: ``PUT ResearchStudy/<id>``), and one NDJSON file per resource type for bulk
-``$import`` (ResearchStudy, Organization, Location, Practitioner, PractitionerRole, Group);
+``$import`` (ResearchStudy, Organization, Location, Practitioner, PractitionerRole, Group, PlanDefinition);
 ``fhir_outputs`` picks which of the three (a whole registry wants NDJSON, not 500,000 files).
 
 Building and serialising happen in ``render`` (in worker processes under ``--jobs``); the writing
@@ -30,7 +30,7 @@ from trialport.fhir.codes import VERSIONS
 from trialport.model import Trial
 
 OUTPUTS = ("study", "bundle", "ndjson")
-KINDS = ("ResearchStudy", "Organization", "Location", "Practitioner", "PractitionerRole", "Group")
+KINDS = ("ResearchStudy", "Organization", "Location", "Practitioner", "PractitionerRole", "Group", "PlanDefinition")
 SHARED = ("Organization", "Location", "Practitioner", "PractitionerRole")  # written once, however many refer
 
 
@@ -69,7 +69,8 @@ def render_resource(
     resource: dict[str, Any], version: str, outputs: Sequence[str], validate: bool, memo: dict | None = None
 ) -> RenderedResource:
     """``memo`` (resource object → its bytes) lets the versions of one trial share the serialising of
-    the resources that are the same in every version (Organization, Location, Practitioner)."""
+    the resources that are the same in every version (Organization, Location, Practitioner,
+    PlanDefinition)."""
     kind, rid = resource["resourceType"], resource["id"]
     done = memo.get(id(resource)) if memo is not None else None
     if done is None:
@@ -85,7 +86,7 @@ def render_resource(
         data, pretty = done
     problems: tuple[str, ...] = ()
     if validate:
-        problems = (_problems if kind in ("ResearchStudy", "Group") else _shared_problems)(kind, rid, version, data)
+        problems = (_shared_problems if kind in SHARED else _problems)(kind, rid, version, data)
     return RenderedResource(kind, rid, data, pretty, problems)
 
 

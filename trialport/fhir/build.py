@@ -1,7 +1,8 @@
 """The canonical model as FHIR resources: plain dicts on the hot path (fhir.resources checks them in
 tests and under ``--validate``). One ResearchStudy per trial, plus what it refers to
 (``fhir.referenced``): Organizations, Locations, Practitioners, PractitionerRoles, the eligibility
-Group. R4 and R4B ResearchStudy have the same elements: one builder makes both."""
+Group; and a PlanDefinition per intervention (``fhir.plans``). R4 and R4B ResearchStudy have the same
+elements: one builder makes both."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from trialport.fhir.codes import (
     TITLE_TYPE_SYSTEM,
     XVER,
 )
+from trialport.fhir.plans import plan_definitions, plan_ids, protocol
 from trialport.fhir.referenced import (
     Person,
     eligibility_group,
@@ -62,33 +64,36 @@ class _Parts(NamedTuple):
 
     site_ids: list[str]
     people: list[Person]
+    plan_ids: list[str]
 
 
 def _parts(trial: Trial) -> _Parts:
     site_ids = [location_id(s.facility, s.city, s.state, s.country) for s in trial.locations]
-    return _Parts(site_ids, people(trial, site_ids))
+    return _Parts(site_ids, people(trial, site_ids), plan_ids(trial))
 
 
 def resources(trial: Trial, version: str) -> list[Resource]:
     """The ResearchStudy of ``trial`` in ``version`` (R5, R4B or R4), then every resource it refers to
-    (Organizations, Locations, Practitioners, PractitionerRoles, the eligibility Group), each once."""
+    (Organizations, Locations, Practitioners, PractitionerRoles, the eligibility Group, the
+    interventions' PlanDefinitions), each once."""
     return all_versions(trial, (version,))[version]
 
 
 def all_versions(trial: Trial, versions: tuple[str, ...]) -> dict[str, list[Resource]]:
-    """``resources`` for several versions, sharing the work: Organizations, Locations and Practitioners
-    are the same objects in every version, and R4 is the same resources as R4B."""
+    """``resources`` for several versions, sharing the work: Organizations, Locations, Practitioners and
+    PlanDefinitions are the same objects in every version, and R4 is the same resources as R4B."""
     parts = _parts(trial)
     r5 = research_study_r5(trial, parts)
     common = _common(trial, parts)
+    plans = plan_definitions(trial, parts.plan_ids)
     found: dict[str, list[Resource]] = {}
     for version in versions:
         if version == "R5":
-            found[version] = [r5, *common, *_own(trial, parts, "R5")]
+            found[version] = [r5, *common, *_own(trial, parts, "R5"), *plans]
         elif "R4B" in found or "R4" in found:
             found[version] = found["R4B" if "R4B" in found else "R4"]
         else:
-            found[version] = [research_study_r4b(trial, parts, r5), *common, *_own(trial, parts, version)]
+            found[version] = [research_study_r4b(trial, parts, r5), *common, *_own(trial, parts, version), *plans]
     return found
 
 
@@ -378,6 +383,8 @@ def research_study_r5(trial: Trial, parts: _Parts | None = None) -> Resource:
         labels.append({"type": {"coding": [{"system": TITLE_TYPE_SYSTEM, "code": "acronym"}]}, "value": trial.acronym})
     if labels:
         study["label"] = labels
+    if parts.plan_ids:
+        study["protocol"] = protocol(trial, parts.plan_ids)
     if trial.references or trial.links:
         study["relatedArtifact"] = _artifacts_r5(trial)
     study["status"] = "active"
@@ -531,6 +538,7 @@ def research_study_r4b(trial: Trial, parts: _Parts | None = None, r5: Resource |
             "extension": extensions,
             "identifier": r5.get("identifier"),
             "title": trial.title,
+            "protocol": r5.get("protocol"),
             "status": status,
             "primaryPurposeType": _purpose(trial, "R4B"),
             "phase": _phase(trial, "R4B"),

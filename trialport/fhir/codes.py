@@ -15,12 +15,19 @@ SITE_STATUS_EXTENSION = f"{CANONICAL}/StructureDefinition/site-recruitment-statu
 SITE_POSTAL_CODE_EXTENSION = f"{CANONICAL}/StructureDefinition/site-postal-code"
 REFERENCE_TYPE_EXTENSION = f"{CANONICAL}/StructureDefinition/reference-type"
 ELIGIBILITY_CRITERIA_EXTENSION = f"{CANONICAL}/StructureDefinition/eligibility-criteria"
+# valueString on PlanDefinition, repeatable: the intervention's other names, and the arms that give it
+INTERVENTION_OTHER_NAME_EXTENSION = f"{CANONICAL}/StructureDefinition/intervention-other-name"
+INTERVENTION_ARM_EXTENSION = f"{CANONICAL}/StructureDefinition/intervention-arm"
 RECRUITMENT_STATUS_SYSTEM = f"{CANONICAL}/CodeSystem/recruitment-status"  # API v2 site statuses
 REFERENCE_TYPE_SYSTEM = f"{CANONICAL}/CodeSystem/reference-type"  # BACKGROUND, RESULT, DERIVED
 ORGANIZATION_ID_SYSTEM = f"{CANONICAL}/sid/organization"
 LOCATION_ID_SYSTEM = f"{CANONICAL}/sid/location"
 PRACTITIONER_ID_SYSTEM = f"{CANONICAL}/sid/practitioner"
+PLAN_ID_SYSTEM = f"{CANONICAL}/sid/plan"
 GROUP_ID_PREFIX = "elig-"
+PLAN_ID_PREFIX = "plan-"
+# PlanDefinition.type (extensible binding in R4, R4B and R5): an intervention is a clinical protocol
+PLAN_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/plan-definition-type"
 PUBMED = "https://pubmed.ncbi.nlm.nih.gov/"  # + PMID + "/"
 # Elements only R4 / R4B ResearchStudy has (R5 renamed or moved them): how a study shows its version
 R4_ONLY_ELEMENTS = (

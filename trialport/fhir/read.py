@@ -1,11 +1,12 @@
 """FHIR ResearchStudy (R5, R4B or R4) back into canonical fields: everything the export carries.
 
-Sites, people and eligibility live partly in the resources a study refers to (Location,
-PractitionerRole, Group): ``resolve`` finds those among the resources read with the study (a Bundle's
-entries, the NDJSON files beside it). What cannot be found is said in a diagnostic, never guessed.
-Codings come back with origin ``registry`` (FHIR does not say where a code came from); the mapping
-adds the curated ones again, so a round trip keeps the same codes. What FHIR does not carry (which
-intervention each arm gives, eligibility other than the criteria text) does not come back.
+Sites, people, eligibility and the interventions' details live partly in the resources a study refers
+to (Location, PractitionerRole, Group, PlanDefinition): ``resolve`` finds those among the resources
+read with the study (a Bundle's entries, the NDJSON files beside it). What cannot be found is said in a
+diagnostic, never guessed. Codings come back with origin ``registry`` (FHIR does not say where a code
+came from); the mapping adds the curated ones again, so a round trip keeps the same codes. What FHIR
+does not carry (the interventions each arm lists, eligibility other than the criteria text) does not
+come back.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from trialport.fhir.codes import (
     CELL_THERAPY_SYSTEM,
     CONTACT_ELEMENT,
     ELIGIBILITY_CRITERIA_EXTENSION,
+    INTERVENTION_ARM_EXTENSION,
+    INTERVENTION_OTHER_NAME_EXTENSION,
     NCT_SYSTEM,
     OFFICIAL_ELEMENT,
     OFFICIAL_ROLES,
@@ -35,6 +38,7 @@ from trialport.fhir.codes import (
     XVER,
 )
 from trialport.mapping.terminology import HGNC
+from trialport.model import INTERVENTION_TYPES
 
 # A reference ("Location/loc-…") → the resource it names among those read, or None.
 Resolve = Callable[[str], dict[str, Any] | None]
@@ -145,9 +149,10 @@ def fields(study: dict[str, Any], resolve: Resolve | None = None) -> tuple[dict[
     interventions = []
     for focus in study.get("focus", []):
         concept = focus.get("concept", focus)
-        kind, _, name = (concept.get("text") or "").partition(": ")
-        if not name:
-            kind, name = None, kind
+        text = concept.get("text") or ""
+        kind, _, name = text.partition(": ")
+        if not name or kind not in INTERVENTION_TYPES:  # "<TYPE>: <name>", or the name alone
+            kind, name = None, text
         codes = _codes(concept)
         interventions.append(
             {
@@ -201,7 +206,8 @@ _ROLES = {code: role for role, code in SITE_CONTACT_ROLES.items()}  # research-s
 
 
 def _places_and_people(study: dict[str, Any], parties: list[dict[str, Any]], resolve: Resolve, raw: dict) -> None:
-    """Sites, central contacts, officials, references, links, why stopped and the criteria, into ``raw``."""
+    """Sites, central contacts, officials, references, links, why stopped, the criteria and the
+    interventions' PlanDefinitions, into ``raw``."""
     missing: list[str] = []
 
     def find(reference: dict[str, Any] | None) -> dict[str, Any]:
@@ -281,6 +287,8 @@ def _places_and_people(study: dict[str, Any], parties: list[dict[str, Any]], res
         )
         if criteria:
             raw["eligibility"] = {"criteria": criteria}
+    if protocol := study.get("protocol"):
+        _plans([(ref, find(ref)) for ref in protocol], raw)
     if missing:
         shown = ", ".join(dict.fromkeys(missing[:3]))
         raw["diagnostics"].append(
@@ -290,8 +298,52 @@ def _places_and_people(study: dict[str, Any], parties: list[dict[str, Any]], res
                 "field": None,
                 "message": f"{len(missing)} referenced resources not among those read ({shown}"
                 + (", …" if len(missing) > 3 else "")
-                + "): what they hold (addresses, phones, emails, affiliations, criteria) is not read",
+                + "): what they hold (addresses, phones, emails, affiliations, criteria, interventions' "
+                + "descriptions, other names and arms) is not read",
             }
+        )
+
+
+def _plans(plans: list[tuple[dict[str, Any], dict[str, Any]]], raw: dict[str, Any]) -> None:
+    """Each intervention's description, other names and arms from its PlanDefinition. The export lists
+    one plan per intervention, in the order of ``focus``: a plan goes to the intervention at its own
+    position when the names agree, else to the first one of its title not yet given a plan; a plan of
+    no intervention in ``focus`` is an intervention of its own (its type from ``topic``)."""
+    interventions, planned = raw["interventions"], set()
+    for position, (ref, plan) in enumerate(plans):
+        if not plan:
+            continue  # not at hand: counted among the missing references
+        title = plan.get("title") or ref.get("display")
+        if not title:
+            raw["diagnostics"].append(
+                {
+                    "level": "warning",
+                    "code": "fhir-plan-without-title",
+                    "field": "interventions",
+                    "message": f"{ref.get('reference')} has no title: not read as an intervention",
+                }
+            )
+            continue
+        if position < len(interventions) and position not in planned and interventions[position]["name"] == title:
+            index = position
+        else:
+            index = next(
+                (i for i, x in enumerate(interventions) if i not in planned and x["name"] == title), len(interventions)
+            )
+        if index == len(interventions):
+            kind = next((t.get("text") for t in plan.get("topic") or []), None)
+            interventions.append(
+                {"type": kind if kind in INTERVENTION_TYPES else None, "name": title, "codes": [], "targets": []}
+            )
+        planned.add(index)
+        values: dict[str, list[str]] = {INTERVENTION_OTHER_NAME_EXTENSION: [], INTERVENTION_ARM_EXTENSION: []}
+        for extension in plan.get("extension") or []:
+            if extension.get("url") in values and extension.get("valueString"):
+                values[extension["url"]].append(extension["valueString"])
+        interventions[index].update(
+            description=plan.get("description"),
+            other_names=values[INTERVENTION_OTHER_NAME_EXTENSION],
+            arm_labels=values[INTERVENTION_ARM_EXTENSION],
         )
 
 

@@ -34,18 +34,18 @@ Resource = dict[str, Any]
 _NON_WORD = re.compile(r"\W+")
 
 
-def _normal(text: str | None) -> str:
+def normal(text: str | None) -> str:
     """Case folded, runs of non-word characters made one space: "St. Jude's" → "st jude s"."""
     return _NON_WORD.sub(" ", text.casefold()).strip() if text else ""
 
 
-def _hash16(key: str) -> str:
+def hash16(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
 @lru_cache(maxsize=16384)  # sponsors and collaborators recur across many trials
 def organization_id(name: str) -> str:
-    return "org-" + _hash16(name.casefold())
+    return "org-" + hash16(name.casefold())
 
 
 def organization(name: str) -> Resource:
@@ -62,7 +62,7 @@ def organization(name: str) -> Resource:
 @lru_cache(maxsize=65536)  # a site recurs in every study that names it
 def location_id(facility: str | None, city: str | None, state: str | None, country: str | None) -> str:
     """``loc-`` + 16 hex of sha256 of "facility|city|state|country", each part normalised."""
-    return "loc-" + _hash16(f"{_normal(facility)}|{_normal(city)}|{_normal(state)}|{_normal(country)}")
+    return "loc-" + hash16(f"{normal(facility)}|{normal(city)}|{normal(state)}|{normal(country)}")
 
 
 def location(site, lid: str) -> Resource:
@@ -96,13 +96,13 @@ def location(site, lid: str) -> Resource:
 def practitioner_id(name: str, detail: str | None) -> str:
     """``pr-`` + 16 hex of sha256 of the normalised name and the normalised affiliation, else email,
     else phone (what tells two people of one name apart)."""
-    return "pr-" + _hash16(f"{_normal(name)}|{_normal(detail)}")
+    return "pr-" + hash16(f"{normal(name)}|{normal(detail)}")
 
 
 @lru_cache(maxsize=65536)
 def practitioner_role_id(practitioner: str, role: str | None, where: str, phone: str | None, email: str | None) -> str:
     """``prr-`` + 16 hex of sha256 of practitioner id | role | location or organization id | phone | email."""
-    return "prr-" + _hash16(f"{practitioner}|{role or ''}|{where}|{phone or ''}|{email or ''}")
+    return "prr-" + hash16(f"{practitioner}|{role or ''}|{where}|{phone or ''}|{email or ''}")
 
 
 class Person(NamedTuple):

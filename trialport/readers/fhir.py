@@ -1,11 +1,12 @@
 """Reader for FHIR ResearchStudy resources (R5, R4B or R4): one resource, a Bundle, or NDJSON.
 
-The other resources are not trials and are passed over as such, but a study's sites, people and
-eligibility criteria are in the Locations, PractitionerRoles and Group it refers to. They are looked
-up where the export puts them: among a Bundle's entries (indexed as read; the export writes them
-before the study), and for NDJSON or a single study file in ``Location.ndjson``,
-``PractitionerRole.ndjson`` and ``Group.ndjson`` beside it. Those files are indexed (where each
-resource starts, not the resources) only when a study first asks, once per file per process.
+The other resources are not trials and are passed over as such, but a study's sites, people,
+eligibility criteria and interventions' details are in the Locations, PractitionerRoles, Group and
+PlanDefinitions it refers to. They are looked up where the export puts them: among a Bundle's entries
+(indexed as read; the export writes them before the study), and for NDJSON or a single study file in
+``Location.ndjson``, ``PractitionerRole.ndjson``, ``Group.ndjson`` and ``PlanDefinition.ndjson`` beside
+it. Those files are indexed (where each resource starts, not the resources) only when a study first
+asks, once per file per process.
 """
 
 from __future__ import annotations
@@ -124,7 +125,8 @@ def _large_bundle(handle: IO[bytes], path: str) -> Iterator[ReadResult]:
 
 
 Resolve = Callable[[str], dict[str, Any] | None]
-_REFERRED = ("Location", "PractitionerRole", "Group")  # what reading a study needs from the resources it names
+# what reading a study needs from the resources it names
+_REFERRED = ("Location", "PractitionerRole", "Group", "PlanDefinition")
 
 
 def _tail(reference: str) -> str:
@@ -157,8 +159,8 @@ class _Entries:
 
 
 class _NdjsonIndex:
-    """Where each Location, PractitionerRole and Group of one NDJSON file starts: built on the first
-    look-up, then each look-up parses one line."""
+    """Where each Location, PractitionerRole, Group and PlanDefinition of one NDJSON file starts: built
+    on the first look-up, then each look-up parses one line."""
 
     def __init__(self, path: str) -> None:
         self.path, self.starts, self.data = path, None, b""
