@@ -2,7 +2,9 @@
 
 - ``sekmet``: the sekmet-fhir package's FHIR R4 server (SQLite), with bearer-token auth.
 - ``medplum``: the Medplum FHIR engine with an in-memory repository (tests/node/medplum-server.js): it
-  assigns ids itself and supports identifier search, so it takes conditional updates.
+  assigns ids itself and supports identifier search, so it takes conditional updates. Like Medplum's
+  server, it refuses a transaction of more than 50 updates, or of more than 8 entries when one of them
+  is a conditional update that creates.
 - ``FaultyFront``: a real HTTP server that answers some requests with a fault (500, 429 with Retry-After,
   a dropped connection, a 401 that echoes the request's headers, an answer lost after the server behind it
   applied the request) and forwards the others to the server behind it; over TLS with ``tls``.
@@ -116,6 +118,35 @@ def count(base: str, resource_type: str) -> int:
     return response.json()["total"]
 
 
+def stored(base: str, resource_type: str) -> list[dict]:
+    """Every resource of ``resource_type`` on the server (one page holds them all, or this fails)."""
+    found = httpx.get(
+        f"{base}/{resource_type}", params={"_count": 1000}, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
+    ).json()
+    resources = [e["resource"] for e in found.get("entry", []) if e.get("search", {}).get("mode", "match") == "match"]
+    assert len(resources) == found["total"], f"{resource_type}: more than one page"
+    return resources
+
+
+def references(value: object) -> Iterator[str]:
+    """Every ``reference`` inside a resource, however deep (extensions included)."""
+    if isinstance(value, dict):
+        if isinstance(value.get("reference"), str):
+            yield value["reference"]
+        for item in value.values():
+            yield from references(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from references(item)
+
+
+def dangling(base: str, types: tuple[str, ...]) -> list[str]:
+    """References of the server's ResearchStudies and PractitionerRoles to nothing the server holds."""
+    there = {f"{kind}/{r['id']}" for kind in types for r in stored(base, kind)}
+    referring = stored(base, "ResearchStudy") + stored(base, "PractitionerRole")
+    return sorted({ref for resource in referring for ref in references(resource) if ref not in there})
+
+
 def self_signed(folder: Path) -> tuple[Path, Path]:
     """A certificate for 127.0.0.1 signed by its own key (no client trusts it), and the key: PEM files."""
     from cryptography import x509
@@ -147,10 +178,11 @@ def self_signed(folder: Path) -> tuple[Path, Path]:
 
 class FaultyFront:
     """Answers POSTs number ``start + 1`` to ``start + faults`` with ``fault`` ("500", "429", "drop", "slow",
-    "echo401": 401 with the request's headers in the body, "lost": forwarded, then the connection dropped
-    before the answer), and forwards the others; or, with ``refuse``, answers 400 with an OperationOutcome to
-    every transaction that holds that id, as a server does that rejects one resource. ``tls`` (certificate,
-    key) serves https."""
+    "echo401": 401 with the request's headers in the body, "lost": forwarded, then, if the server behind
+    applied it, the connection dropped before the answer), and forwards the others; or, with ``refuse``,
+    answers 400 with an OperationOutcome to every transaction that holds that id, as a server does that
+    rejects one resource. With ``only``, just the POSTs holding that text count (for "lost": just those the
+    server behind applied). ``tls`` (certificate, key) serves https."""
 
     def __init__(
         self,
@@ -160,10 +192,15 @@ class FaultyFront:
         refuse: str | None = None,
         start: int = 0,
         tls: tuple[Path, Path] | None = None,
+        only: str | None = None,
     ) -> None:
         self.behind, self.fault, self.faults, self.refuse, self.start = behind, fault, faults, refuse, start
+        self.only = only.encode() if only else None
         self.requests = 0
+        self.bodies: list[bytes] = []  # every POST received, in order
+        self.counted = 0  # the POSTs that count towards start and faults
         self.forwarded = 0
+        self.lost = 0  # applied by the server behind, answer never delivered
         front = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -173,6 +210,7 @@ class FaultyFront:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 front.requests += 1
+                front.bodies.append(body)
                 if front.refuse and front.refuse.encode() in body:
                     self.send_response(400)
                     self.send_header("Content-Type", "application/fhir+json")
@@ -182,7 +220,11 @@ class FaultyFront:
                         b'"code":"invalid","diagnostics":"ResearchStudy.phase: not allowed here"}]}'
                     )
                     return
-                faulty = front.start < front.requests <= front.start + front.faults
+                counts = front.only is None or front.only in body
+                faulty = False  # "lost" is decided once the server behind has answered
+                if counts and front.fault != "lost":
+                    front.counted += 1
+                    faulty = front.start < front.counted <= front.start + front.faults
                 if faulty and front.fault == "echo401":
                     echoed = "".join(f"{k}: {v}\n" for k, v in self.headers.items())
                     self.send_response(401)
@@ -190,7 +232,7 @@ class FaultyFront:
                     self.end_headers()
                     self.wfile.write(f"unauthorized; your request was:\n{echoed}".encode())
                     return
-                if faulty and front.fault != "lost":
+                if faulty:
                     if front.fault == "drop":
                         self.connection.shutdown(socket.SHUT_RDWR)
                         return
@@ -216,9 +258,12 @@ class FaultyFront:
                         "Authorization": self.headers.get("Authorization", ""),
                     },
                 )
-                if faulty:  # "lost": the server behind applied it, the client never hears
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                    return
+                if counts and front.fault == "lost" and answer.status_code < 400:
+                    front.counted += 1
+                    if front.start < front.counted <= front.start + front.faults:
+                        front.lost += 1  # the server behind applied it, the client never hears
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        return
                 self.send_response(answer.status_code)
                 self.send_header("Content-Type", "application/fhir+json")
                 self.end_headers()

@@ -1,14 +1,22 @@
 """Pushing trials to a FHIR server: transaction Bundles in batches, safely and idempotently.
 
+Each trial travels with what its ResearchStudy refers to (Organizations, Locations, Practitioners,
+PractitionerRoles, its eligibility Group, its interventions' PlanDefinitions), referred-to resources
+first, so no reference dangles on a server that applies entries in order. A resource shared by many
+trials (one hospital, one investigator) is sent once per run: once the server has confirmed it, later
+batches only refer to it.
+
 Idempotent: every resource is written by its stable id (``PUT ResearchStudy/<id>``), or, where the
-server assigns its own ids, by a conditional update on the NCT identifier (``--mode conditional``).
-Pushing the same trials twice creates nothing new. Retries with backoff on 429, 5xx, timeouts and
-connection errors, honouring Retry-After; a batch the server refuses as a whole is sent again trial by
-trial, so one bad resource fails alone and the server's OperationOutcome says why. A trial counts as pushed
-only when the server's answer says so; one that failed is simply pushed again by the next run. The bearer
-token is read from an environment variable and never printed, logged or reported (not even where a server
-echoes it back). TLS certificates are verified unless ``insecure`` is asked for by name; an untrusted
-certificate fails at once, with a message that says so, rather than being retried.
+server assigns its own ids, by a conditional update on an identifier (``--mode conditional``: the NCT
+number of a study, our own identifier systems for the rest). Pushing the same trials twice creates
+nothing new. Retries with backoff on 429, 5xx, timeouts and connection errors, honouring Retry-After;
+a batch the server refuses as a whole is sent again trial by trial, so one bad resource fails alone and
+the server's OperationOutcome says why (a refused trial sends its shared resources first, in halves until
+the server takes them: some servers cap a transaction's size). A trial counts as pushed only when the
+server's answer says so; one that failed is simply pushed again by the next run. The bearer token is read
+from an environment variable and never printed, logged or reported (not even where a server echoes it
+back). TLS certificates are verified unless ``insecure`` is asked for by name; an untrusted certificate
+fails at once, with a message that says so, rather than being retried.
 """
 
 from __future__ import annotations
@@ -17,7 +25,8 @@ import email.utils
 import os
 import ssl
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections import ChainMap
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,10 +36,9 @@ import httpx
 
 from trialport import pipeline
 from trialport.fhir.build import resources
-from trialport.fhir.codes import NCT_SYSTEM, ORGANIZATION_ID_SYSTEM
+from trialport.fhir.codes import CANONICAL, NCT_SYSTEM
 from trialport.model import Trial
 
-ORGANIZATION_SYSTEM = ORGANIZATION_ID_SYSTEM
 RETRY_STATUSES = {408, 429, 500, 502, 503, 504}
 AUTH_STATUSES = {401, 403}  # the whole batch fails as one: sending it again trial by trial cannot help
 REDACTED = "[token]"
@@ -49,7 +57,13 @@ class Outcome:
 
 @dataclass
 class PushReport:
+    """Per trial, what happened; per resource type, how many the server confirmed (``sent``). ``written``
+    holds each shared resource confirmed this run (``Type/id`` → where the server keeps it), so that
+    later batches refer to it rather than send it again: as many as there are distinct shared resources."""
+
     outcomes: list[Outcome] = field(default_factory=list)
+    sent: dict[str, int] = field(default_factory=dict)
+    written: dict[str, str] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -80,6 +94,7 @@ class Client:
         headers = {"Accept": "application/fhir+json", "Content-Type": "application/fhir+json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
+        self.requests = 0  # POSTs made, retries included
         self.http = httpx.Client(
             base_url=self.base_url.rstrip("/") + "/", headers=headers, timeout=self.timeout, verify=self.verify
         )
@@ -95,6 +110,7 @@ class Client:
         """POST a transaction Bundle; retried on 429/5xx/timeouts/connection errors, never on other 4xx."""
         problem = "no attempt"
         for attempt in range(self.retries + 1):
+            self.requests += 1
             try:
                 response = self.http.post("", json=bundle)
             except httpx.TransportError as error:  # refused, reset, timed out
@@ -132,42 +148,140 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, moment.timestamp() - time.time()) if moment else None
 
 
-def _entries(trial: Trial, version: str, mode: str) -> list[dict[str, Any]]:
-    """The transaction entries that upsert one trial's resources."""
-    found = []
-    study, *organizations = resources(trial, version)
-    full_urls = {}
-    for resource in organizations:
-        resource = {**resource, "identifier": [{"system": ORGANIZATION_SYSTEM, "value": resource["id"]}]}
-        full_urls[f"Organization/{resource['id']}"] = f"urn:uuid:{uuid5(NAMESPACE_URL, resource['id'])}"
-        found.append(_entry(resource, mode, f"identifier={ORGANIZATION_SYSTEM}|{resource['id']}"))
-    nct = next((i["value"] for i in study.get("identifier", []) if i.get("system") == NCT_SYSTEM), None)
-    if mode == "conditional":
-        study = _point_at(study, full_urls)  # the server picks the ids: refer to the entries' fullUrls
-    found.insert(0, _entry(study, mode if nct else "put", f"identifier={NCT_SYSTEM}|{nct}"))
+# Inside a transaction, what a resource refers to comes before it: servers that apply entries in order,
+# or refuse a reference to something not (yet) there, accept every batch.
+ORDER = ("Organization", "Location", "Practitioner", "PractitionerRole", "Group", "PlanDefinition", "ResearchStudy")
+RANK = {kind: rank for rank, kind in enumerate(ORDER)}
+# The first four are shared by many trials (their ids hash what makes them one thing): sent once per run.
+SHARED = frozenset(ORDER[:4])
+OUR_SYSTEMS = f"{CANONICAL}/sid/"
+# what a conditional update matches on, for a type the builder gives no identifier of ours
+ADDED_SYSTEMS = {"PractitionerRole": f"{OUR_SYSTEMS}practitioner-role", "Group": f"{OUR_SYSTEMS}group"}
+
+Resource = dict[str, Any]
+Item = tuple[Resource, str | None]  # a resource to send, and the trial it answers for (its ResearchStudy only)
+
+
+def _items(batch: list[Trial], version: str, written: dict[str, str]) -> tuple[list[Item], list[Item]]:
+    """What the trials of ``batch`` need sent, in dependency order: the shared resources, each once and
+    none the server has confirmed this run; then the trials' own (Groups and PlanDefinitions, as a trial's
+    last record in the batch gives them, then the ResearchStudies)."""
+    ranked: list[dict[str, Resource]] = [{} for _ in ORDER[:-1]]
+    studies: list[Item] = []
+    for trial in batch:
+        study, *referred = resources(trial, version)
+        studies.append((study, trial.id))
+        for resource in referred:
+            kind = resource["resourceType"]
+            key = f"{kind}/{resource['id']}"
+            rank = ranked[RANK.get(kind, len(ORDER) - 2)]  # a type not listed: just before the studies
+            if kind not in SHARED or (key not in written and key not in rank):
+                rank[key] = resource
+    shared = [(r, None) for rank in ranked[: len(SHARED)] for r in rank.values()]
+    return shared, [*((r, None) for rank in ranked[len(SHARED) :] for r in rank.values()), *studies]
+
+
+@dataclass
+class _Answer:
+    """A transaction's fate: accepted (each trial's ResearchStudy status), or why not (``refused``: the
+    HTTP status of a refusal; None when it never got an answer)."""
+
+    statuses: dict[str, str] = field(default_factory=dict)
+    message: str = ""
+    refused: int | None = None
+
+    @property
+    def splittable(self) -> bool:
+        """Refused for what it holds: smaller parts may pass (an auth refusal will not)."""
+        return self.refused is not None and self.refused not in AUTH_STATUSES
+
+
+def _post(client: Client, items: list[Item], mode: str, report: PushReport, known: dict[str, str]) -> _Answer:
+    """One transaction of ``items``; what the server confirmed is counted and remembered (where the
+    server keeps it): a shared resource in ``report.written``, so that nothing sent later this run carries
+    it again; a trial's own in ``known``, for the study sent after it when a trial goes in parts."""
+    keys = [f"{r['resourceType']}/{r.get('id')}" for r, _ in items]
+    full_urls = {key: f"urn:uuid:{uuid5(NAMESPACE_URL, key)}" for key in keys}
+    chosen = [r for r, _ in items]
+    if mode == "conditional":  # the server picks the ids: refer to the entries' fullUrls, or to its own ids
+        targets = ChainMap(full_urls, report.written, known)
+        chosen = [_point_at(r, targets) for r in chosen]
+    entries = [_entry(r, mode, full_urls[key]) for r, key in zip(chosen, keys, strict=True)]
+    try:
+        response = client.transaction({"resourceType": "Bundle", "type": "transaction", "entry": entries})
+    except PushError as error:
+        return _Answer(message=str(error))
+    if response.status_code >= 400:
+        message = client.redact(f"HTTP {response.status_code}: {_operation_outcome(response)}")
+        return _Answer(message=message, refused=response.status_code)
+    try:
+        answers = response.json().get("entry", [])
+    except (ValueError, AttributeError):
+        return _Answer(message=client.redact(f"HTTP {response.status_code} without a Bundle: {response.text[:200]}"))
+    found = _Answer()
+    for key, (_, owner), answer in zip(keys, items, answers, strict=False):
+        if owner is not None:
+            found.statuses[owner] = _result(answer)
+        if not str(answer.get("response", {}).get("status", "")).startswith("2"):
+            continue
+        kind = key.partition("/")[0]
+        report.sent[kind] = report.sent.get(kind, 0) + 1
+        if where := key if mode == "put" else _server_reference(answer, kind):
+            (report.written if kind in SHARED else known)[key] = where
     return found
 
 
-def _entry(resource: dict[str, Any], mode: str, condition: str) -> dict[str, Any]:
+def _entry(resource: Resource, mode: str, full_url: str) -> dict[str, Any]:
     kind, rid = resource["resourceType"], resource["id"]
-    full_url = f"urn:uuid:{uuid5(NAMESPACE_URL, rid if kind == 'Organization' else f'{kind}/{rid}')}"
-    if mode == "conditional":
-        resource = {k: v for k, v in resource.items() if k != "id"}
-        return {"fullUrl": full_url, "resource": resource, "request": {"method": "PUT", "url": f"{kind}?{condition}"}}
-    return {"fullUrl": full_url, "resource": resource, "request": {"method": "PUT", "url": f"{kind}/{rid}"}}
+    condition = _condition(resource) if mode == "conditional" else None
+    if condition is None:
+        return {"fullUrl": full_url, "resource": resource, "request": {"method": "PUT", "url": f"{kind}/{rid}"}}
+    system, value = condition
+    if not any(i.get("system") == system for i in resource.get("identifier", ())):
+        resource = {**resource, "identifier": [*resource.get("identifier", []), {"system": system, "value": value}]}
+    resource = {k: v for k, v in resource.items() if k != "id"}
+    url = f"{kind}?identifier={system}|{value}"
+    return {"fullUrl": full_url, "resource": resource, "request": {"method": "PUT", "url": url}}
 
 
-def _point_at(study: dict[str, Any], full_urls: dict[str, str]) -> dict[str, Any]:
+def _condition(resource: Resource) -> tuple[str, str] | None:
+    """The identifier (system, value) a conditional update matches on: the NCT number of a study (none:
+    written by id), an identifier in our own systems for everything else."""
+    kind, identifiers = resource["resourceType"], resource.get("identifier", ())
+    if kind == "ResearchStudy":
+        nct = next((i["value"] for i in identifiers if i.get("system") == NCT_SYSTEM), None)
+        return (NCT_SYSTEM, nct) if nct else None
+    for identifier in identifiers:
+        if identifier.get("system", "").startswith(OUR_SYSTEMS) and identifier.get("value"):
+            return identifier["system"], identifier["value"]
+    return ADDED_SYSTEMS.get(kind, f"{OUR_SYSTEMS}{kind.lower()}"), resource["id"]
+
+
+def _point_at(resource: Resource, targets: Mapping[str, str]) -> Resource:
+    """``resource`` with each reference to an entry of this transaction made its fullUrl, and each to a
+    resource written before made the id the server gave it (``targets``: ``Type/id`` → either)."""
+
     def swap(value: Any) -> Any:
         if isinstance(value, dict):
-            if value.get("reference") in full_urls:
-                return {**value, "reference": full_urls[value["reference"]]}
+            target = value.get("reference")
+            if target is not None and (found := targets.get(target)):
+                return {**value, "reference": found}
             return {k: swap(v) for k, v in value.items()}
         if isinstance(value, list):
             return [swap(v) for v in value]
         return value
 
-    return swap(study)
+    return swap(resource)
+
+
+def _server_reference(answer: dict[str, Any], kind: str) -> str | None:
+    """``Type/id`` of what a transaction-response entry wrote (its Location header, else its resource)."""
+    location = answer.get("response", {}).get("location") or ""
+    parts = location.split("/_history", 1)[0].rstrip("/").split("/")
+    if len(parts) >= 2 and parts[-2] == kind and parts[-1]:
+        return f"{kind}/{parts[-1]}"
+    rid = (answer.get("resource") or {}).get("id")
+    return f"{kind}/{rid}" if rid else None
 
 
 def _batches(trials: Iterable[Trial], size: int) -> Iterator[list[Trial]]:
@@ -181,32 +295,32 @@ def _batches(trials: Iterable[Trial], size: int) -> Iterator[list[Trial]]:
         yield batch
 
 
-def _send(client: Client, batch: list[Trial], version: str, mode: str) -> list[Outcome]:
-    entries, owners = [], []
-    for trial in batch:
-        for entry in _entries(trial, version, mode):
-            entries.append(entry)
-            owners.append(trial.id)
-    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
-    try:
-        response = client.transaction(bundle)
-    except PushError as error:
-        return [Outcome(t.id, "failed", str(error)) for t in batch]
-    if response.status_code >= 400:
-        if len(batch) > 1 and response.status_code not in AUTH_STATUSES:  # find the trial the server refuses
-            return [o for trial in batch for o in _send(client, [trial], version, mode)]
-        message = client.redact(f"HTTP {response.status_code}: {_operation_outcome(response)}")
-        return [Outcome(t.id, "failed", message) for t in batch]
-    try:
-        answers = response.json().get("entry", [])
-    except (ValueError, AttributeError):
-        message = client.redact(f"HTTP {response.status_code} without a Bundle: {response.text[:200]}")
-        return [Outcome(t.id, "failed", message) for t in batch]
-    statuses: dict[str, str] = {}
-    for owner, entry, answer in zip(owners, entries, answers, strict=False):
-        if entry["resource"]["resourceType"] == "ResearchStudy":
-            statuses[owner] = _result(answer)
-    return [_outcome(t.id, statuses.get(t.id)) for t in batch]
+def _send(client: Client, batch: list[Trial], version: str, mode: str, report: PushReport) -> list[Outcome]:
+    """One transaction for the batch. Refused: sent again trial by trial; one trial refused, what its
+    study refers to goes first in parts (a server may cap a transaction's size), then the study alone."""
+    shared, own = _items(batch, version, report.written)
+    answer = _post(client, shared + own, mode, report, {})
+    if answer.splittable and len(batch) > 1:
+        return [o for trial in batch for o in _send(client, [trial], version, mode, report)]
+    if answer.splittable and len(shared) + len(own) > 1:  # one trial refused, perhaps for its size
+        known: dict[str, str] = {}
+        problem = _in_parts(client, shared + own[:-1], mode, report, known)
+        answer = _Answer(message=problem) if problem else _post(client, own[-1:], mode, report, known)
+    if answer.message:
+        return [Outcome(t.id, "failed", answer.message) for t in batch]
+    return [_outcome(t.id, answer.statuses.get(t.id)) for t in batch]
+
+
+def _in_parts(client: Client, items: list[Item], mode: str, report: PushReport, known: dict[str, str]) -> str:
+    """Send ``items`` (in dependency order) in transactions halved until the server takes them, the
+    first half before the second (what the second refers to is then on the server). The server's reason
+    for a resource it refuses alone, else ""."""
+    answer = _post(client, items, mode, report, known)
+    if not answer.splittable or len(items) == 1:
+        return answer.message
+    half = len(items) // 2
+    first = _in_parts(client, items[:half], mode, report, known)
+    return first or _in_parts(client, items[half:], mode, report, known)
 
 
 def _outcome(trial: str, status: str | None) -> Outcome:
@@ -263,7 +377,7 @@ def push(
     client = client or Client(server, token=token, verify=not insecure)
     try:
         for batch in _batches(trials, batch_size):
-            report.outcomes += _send(client, batch, version, mode)
+            report.outcomes += _send(client, batch, version, mode, report)
     finally:
         client.close()
     return report

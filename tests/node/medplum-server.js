@@ -1,5 +1,6 @@
 // A FHIR R4 server for the push tests: the Medplum engine (@medplum/fhir-router) with an in-memory
-// repository behind a small HTTP host. It supports identifier search and conditional update.
+// repository behind a small HTTP host. It supports identifier search and conditional update, and the
+// searches tests/test_server_search.py asks (Location address-city, ResearchStudy site and site.address-city).
 // usage: node --experimental-websocket medplum-server.js PORT   (serves http://127.0.0.1:PORT/fhir)
 const http = require("http");
 const { indexSearchParameterBundle, indexStructureDefinitionBundle, getStatus } = require("@medplum/core");
