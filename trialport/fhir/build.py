@@ -258,7 +258,9 @@ def _site_refs(trial: Trial, site_ids: list[str]) -> list[dict[str, Any]]:
     for site, lid in zip(trial.locations, site_ids, strict=True):
         extensions = []
         if site.status:
-            extensions.append({"url": SITE_STATUS_EXTENSION, "valueCoding": _status_coding(site.status)})
+            extensions.append(
+                {"url": SITE_STATUS_EXTENSION, "valueCoding": _our_coding(RECRUITMENT_STATUS_SYSTEM, site.status)}
+            )
         if site.zip:
             extensions.append({"url": SITE_POSTAL_CODE_EXTENSION, "valueString": site.zip})
         ref: dict[str, Any] = {"extension": extensions} if extensions else {}
@@ -269,20 +271,16 @@ def _site_refs(trial: Trial, site_ids: list[str]) -> list[dict[str, Any]]:
     return refs
 
 
-@lru_cache(maxsize=64)
-def _status_coding(status: str) -> dict[str, str]:
-    coding = {"system": RECRUITMENT_STATUS_SYSTEM, "code": status}
-    if display := RECRUITMENT_STATUS_DISPLAY.get(status):
+@lru_cache(maxsize=128)
+def _our_coding(system: str, code: str) -> dict[str, str]:
+    """A coding of one of our code systems, with the display the package gives the code."""
+    coding = {"system": system, "code": code}
+    if display := _DISPLAYS[system].get(code):
         coding["display"] = display
     return coding
 
 
-@lru_cache(maxsize=16)
-def _reference_type(code: str) -> dict[str, str]:
-    coding = {"system": REFERENCE_TYPE_SYSTEM, "code": code}
-    if display := REFERENCE_TYPE_DISPLAY.get(code):
-        coding["display"] = display
-    return coding
+_DISPLAYS = {RECRUITMENT_STATUS_SYSTEM: RECRUITMENT_STATUS_DISPLAY, REFERENCE_TYPE_SYSTEM: REFERENCE_TYPE_DISPLAY}
 
 
 def _regions(trial: Trial) -> list[dict[str, Any]]:
@@ -327,7 +325,7 @@ def _artifacts_r5(trial: Trial) -> list[dict[str, Any]]:
     for reference in trial.references:
         artifact: dict[str, Any] = {"type": "citation"}
         if reference.type:
-            artifact["classifier"] = [{"coding": [_reference_type(reference.type)]}]
+            artifact["classifier"] = [{"coding": [_our_coding(REFERENCE_TYPE_SYSTEM, reference.type)]}]
         if reference.citation:
             artifact["citation"] = reference.citation
         if reference.pmid:
@@ -348,7 +346,9 @@ def _artifacts_r4(trial: Trial) -> list[dict[str, Any]]:
     for reference in trial.references:
         artifact: dict[str, Any] = {}
         if reference.type:
-            artifact["extension"] = [{"url": REFERENCE_TYPE_EXTENSION, "valueCoding": _reference_type(reference.type)}]
+            artifact["extension"] = [
+                {"url": REFERENCE_TYPE_EXTENSION, "valueCoding": _our_coding(REFERENCE_TYPE_SYSTEM, reference.type)}
+            ]
         artifact["type"] = "citation"
         if reference.citation:
             artifact["citation"] = reference.citation

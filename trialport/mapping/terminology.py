@@ -20,7 +20,8 @@ ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 NCIT = "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl"
 ICDO3 = "http://terminology.hl7.org/CodeSystem/icd-o-3"
 HGNC = "http://www.genenames.org"
-ANTIGEN = "https://trialport.dev/fhir/CodeSystem/antigen"  # our curated list, for antigens that are not gene products (GD2)
+# our curated list, for antigens that are not gene products (GD2); defined in our FHIR package
+ANTIGEN = "https://trialport.dev/fhir/CodeSystem/antigen"
 
 _QUALIFIERS = re.compile(
     r"^(?:(?:relapsed|refractory|recurrent|r r|relapsed refractory|relapsed or refractory|advanced|metastatic|"
