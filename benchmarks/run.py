@@ -371,8 +371,9 @@ def versus_mcode(sizes: list[int], rate: Measures, rss: Measures) -> list[str]:
     return [
         "",
         "Against the mCODE converter, on the same input in the same run. trialport writes FHIR R5: each study",
-        "with its outcomes and codes, and in files of their own its eligibility Group and the resources studies",
-        "share (Organizations, Locations, Practitioners, PractitionerRoles); mCODE writes one R4 ResearchStudy",
+        "with its outcomes and codes, and in files of their own its eligibility Group, its PlanDefinitions and",
+        "the resources studies share (Organizations, Locations, Practitioners, PractitionerRoles); mCODE writes",
+        "one R4 ResearchStudy",
         "a study, its sites, eligibility Group and interventions contained. What each carries:",
         "benchmarks/mcode-coverage.md.",
         "",
