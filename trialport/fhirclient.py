@@ -154,9 +154,7 @@ ORDER = ("Organization", "Location", "Practitioner", "PractitionerRole", "Group"
 RANK = {kind: rank for rank, kind in enumerate(ORDER)}
 # The first four are shared by many trials (their ids hash what makes them one thing): sent once per run.
 SHARED = frozenset(ORDER[:4])
-OUR_SYSTEMS = f"{CANONICAL}/sid/"
-# what a conditional update matches on, for a type the builder gives no identifier of ours
-ADDED_SYSTEMS = {"PractitionerRole": f"{OUR_SYSTEMS}practitioner-role", "Group": f"{OUR_SYSTEMS}group"}
+OUR_SYSTEMS = f"{CANONICAL}/sid/"  # every resource the builder makes but a study carries an identifier here
 
 Resource = dict[str, Any]
 Item = tuple[Resource, str | None]  # a resource to send, and the trial it answers for (its ResearchStudy only)
@@ -237,8 +235,6 @@ def _entry(resource: Resource, mode: str, full_url: str) -> dict[str, Any]:
     if condition is None:
         return {"fullUrl": full_url, "resource": resource, "request": {"method": "PUT", "url": f"{kind}/{rid}"}}
     system, value = condition
-    if not any(i.get("system") == system for i in resource.get("identifier", ())):
-        resource = {**resource, "identifier": [*resource.get("identifier", []), {"system": system, "value": value}]}
     resource = {k: v for k, v in resource.items() if k != "id"}
     url = f"{kind}?identifier={system}|{value}"
     return {"fullUrl": full_url, "resource": resource, "request": {"method": "PUT", "url": url}}
@@ -251,10 +247,10 @@ def _condition(resource: Resource) -> tuple[str, str] | None:
     if kind == "ResearchStudy":
         nct = next((i["value"] for i in identifiers if i.get("system") == NCT_SYSTEM), None)
         return (NCT_SYSTEM, nct) if nct else None
-    for identifier in identifiers:
-        if identifier.get("system", "").startswith(OUR_SYSTEMS) and identifier.get("value"):
-            return identifier["system"], identifier["value"]
-    return ADDED_SYSTEMS.get(kind, f"{OUR_SYSTEMS}{kind.lower()}"), resource["id"]
+    ours = next((i for i in identifiers if i.get("system", "").startswith(OUR_SYSTEMS) and i.get("value")), None)
+    if ours is None:
+        raise ValueError(f"{kind}/{resource['id']} has no identifier of ours to update it by")
+    return ours["system"], ours["value"]
 
 
 def _point_at(resource: Resource, targets: Mapping[str, str]) -> Resource:

@@ -258,6 +258,11 @@ _NCT = re.compile(r"^NCT\d{8}$")
 _NON_WORD = re.compile(r"\W+")
 
 
+def normal(text: str | None) -> str:
+    """Case folded, runs of non-word characters made one space: "St. Jude's" → "st jude s"."""
+    return _NON_WORD.sub(" ", text.casefold()).strip() if text else ""
+
+
 def trial_id(nct_id: str | None, title: str) -> str:
     """The NCT number when known, else ``local-`` + 12 hex of sha256 of the normalised title.
 
@@ -266,5 +271,4 @@ def trial_id(nct_id: str | None, title: str) -> str:
     """
     if nct_id and _NCT.match(nct_id.strip().upper()):
         return nct_id.strip().upper()
-    normal = _NON_WORD.sub(" ", title.casefold()).strip()
-    return "local-" + hashlib.sha256(normal.encode("utf-8")).hexdigest()[:12]
+    return "local-" + hashlib.sha256(normal(title).encode("utf-8")).hexdigest()[:12]

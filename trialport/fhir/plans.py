@@ -18,8 +18,8 @@ from trialport.fhir.codes import (
     PLAN_ID_SYSTEM,
     PLAN_TYPE_SYSTEM,
 )
-from trialport.fhir.referenced import hash16, normal
-from trialport.model import Intervention, Trial
+from trialport.fhir.referenced import hash16
+from trialport.model import Intervention, Trial, normal
 
 Resource = dict[str, Any]
 

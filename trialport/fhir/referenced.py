@@ -10,7 +10,6 @@ per study (a site's recruitment status and postal code, who to call there) stays
 from __future__ import annotations
 
 import hashlib
-import re
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -19,24 +18,19 @@ from trialport.fhir.codes import (
     CONTACT_ROLE,
     ELIGIBILITY_CRITERIA_EXTENSION,
     GROUP_ID_PREFIX,
+    GROUP_ID_SYSTEM,
     LOCATION_ID_SYSTEM,
     OFFICIAL_ELEMENT,
     OFFICIAL_ROLES,
     ORGANIZATION_ID_SYSTEM,
     PRACTITIONER_ID_SYSTEM,
+    PRACTITIONER_ROLE_ID_SYSTEM,
     SITE_CONTACT_ELEMENT,
     SITE_CONTACT_ROLES,
 )
-from trialport.model import Trial
+from trialport.model import Trial, normal
 
 Resource = dict[str, Any]
-
-_NON_WORD = re.compile(r"\W+")
-
-
-def normal(text: str | None) -> str:
-    """Case folded, runs of non-word characters made one space: "St. Jude's" → "st jude s"."""
-    return _NON_WORD.sub(" ", text.casefold()).strip() if text else ""
 
 
 def hash16(key: str) -> str:
@@ -170,7 +164,11 @@ def practitioner(person: Person) -> Resource:
 
 def practitioner_role(person: Person, version: str) -> Resource:
     """R5 keeps telecom in ``contact`` (ExtendedContactDetail); R4 and R4B in ``telecom``."""
-    resource: Resource = {"resourceType": "PractitionerRole", "id": person.id}
+    resource: Resource = {
+        "resourceType": "PractitionerRole",
+        "id": person.id,
+        "identifier": [{"system": PRACTITIONER_ROLE_ID_SYSTEM, "value": person.id}],
+    }
     if person.practitioner:
         resource["practitioner"] = {"reference": f"Practitioner/{person.practitioner}", "display": person.name}
     if person.affiliation:
@@ -203,6 +201,7 @@ def eligibility_group(trial: Trial, version: str) -> Resource | None:
         return {
             "resourceType": "Group",
             "id": group_id(trial),
+            "identifier": [{"system": GROUP_ID_SYSTEM, "value": group_id(trial)}],
             "name": f"Eligibility: {trial.title}",
             "description": criteria,
             "type": "person",
@@ -212,6 +211,7 @@ def eligibility_group(trial: Trial, version: str) -> Resource | None:
         "resourceType": "Group",
         "id": group_id(trial),
         "extension": [{"url": ELIGIBILITY_CRITERIA_EXTENSION, "valueMarkdown": criteria}],
+        "identifier": [{"system": GROUP_ID_SYSTEM, "value": group_id(trial)}],
         "name": f"Eligibility: {trial.title}",
         "type": "person",
         "actual": False,
