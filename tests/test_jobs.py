@@ -108,6 +108,22 @@ def test_a_large_file_no_reader_cuts_streams_in_the_writing_process(tmp_path, mo
     assert (tmp_path / "two" / "trials.jsonl").read_bytes() == (tmp_path / "one" / "trials.jsonl").read_bytes()
 
 
+@pytest.mark.parametrize("start", ["fork", "forkserver"])
+def test_an_idle_worker_waits_for_work(start):
+    """A worker idles while the writing process streams a large file itself. Under forkserver its parent
+    is the fork server, which it must not take for the writing process having gone."""
+    worker = parallel.Worker(multiprocessing.get_context(start), ["json"], {})
+    try:
+        time.sleep(2.5)  # longer than the worker's one-second watch on its parent
+        assert worker.process.is_alive()
+        seed = sorted(SEEDS.glob("*.txt"))[0]
+        worker.send(parallel.Unit(seed, "seedtext"))
+        [outcome] = worker.receive()
+        assert outcome.result.path == str(seed) and outcome.rendered is not None
+    finally:
+        worker.stop()
+
+
 def test_at_most_two_units_per_job_are_in_flight(tmp_path):
     files = list(pipeline.iter_files([SEEDS, CTGOV / "aact-fixtures"]))
     assert len(files) > 20

@@ -178,7 +178,7 @@ class Worker:
 
     def __init__(self, context: multiprocessing.context.BaseContext, formats: Sequence[str], options: dict) -> None:
         self.pipe, theirs = context.Pipe()
-        self.process = context.Process(target=_serve, args=(theirs, list(formats), options, os.getpid()), daemon=True)
+        self.process = context.Process(target=_serve, args=(theirs, list(formats), options), daemon=True)
         self.process.start()
         theirs.close()
 
@@ -231,10 +231,12 @@ def _context() -> multiprocessing.context.BaseContext:
     return context
 
 
-def _serve(pipe: Connection, formats: list[str], options: dict[str, Any], parent: int) -> None:
+def _serve(pipe: Connection, formats: list[str], options: dict[str, Any]) -> None:
     """A worker's life: read units from the pipe, answer each with its outcomes, until told to stop
-    (``None``) or the writing process is gone."""
+    (``None``) or its parent is gone. The parent is whoever started us: the writing process under fork,
+    the fork server (which ends with the writing process) under forkserver."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the writing process's to handle: it stops us
+    parent = os.getppid()
     converter = Converter(formats, options, keep_trials=False)
     while True:
         while not pipe.poll(1.0):
