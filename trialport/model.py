@@ -123,10 +123,15 @@ class Arm(_Frozen):
 
 
 class Eligibility(_Frozen):
-    """``std_ages``: the registry's age groups (CHILD, ADULT, OLDER_ADULT); ``study_population`` and
+    """``criteria``: the registry's block as given. ``inclusion`` / ``exclusion``: its criteria one by one,
+    in order, each the item's text with its sub-items on lines of their own below it (empty when the block
+    could not be split with confidence: it stays whole in ``criteria`` and a diagnostic says why).
+    ``std_ages``: the registry's age groups (CHILD, ADULT, OLDER_ADULT); ``study_population`` and
     ``sampling_method``: who an observational study enrols, and how."""
 
     criteria: str | None = None
+    inclusion: list[str] = Field(default_factory=list)
+    exclusion: list[str] = Field(default_factory=list)
     sex: str | None = None
     minimum_age: str | None = None
     maximum_age: str | None = None
