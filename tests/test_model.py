@@ -30,7 +30,7 @@ CONTRACT = {
     model.Official: "name affiliation role",
     model.Reference: "pmid citation type",
     model.Link: "label url",
-    model.CellTherapy: "modality targets multi_target generation costimulatory origin vector evidence",
+    model.CellTherapy: "modality products role targets multi_target generation costimulatory origin vector evidence",
     model.Evidence: "field text",
     model.Source: "format path record sha256",
     model.Diagnostic: "level code field message",

@@ -198,9 +198,14 @@ class Evidence(_Frozen):
 
 
 class CellTherapy(_Frozen):
-    """CAR-T (or CAR-NK) features found in the trial's text, each backed by evidence."""
+    """CAR-T (or CAR-NK, TCR-T) features found in the trial's text, each backed by evidence. ``products``:
+    the named products found (INN, e.g. axicabtagene ciloleucel); ``role``: ``product`` when the trial
+    studies the cell therapy itself, ``background`` when it studies something given around it
+    (lymphodepletion, toxicity prophylaxis, imaging of patients receiving it)."""
 
     modality: str | None = None
+    products: list[str] = Field(default_factory=list)
+    role: Literal["product", "background"] | None = None
     targets: list[Coding] = Field(default_factory=list)
     multi_target: str | None = None
     generation: str | None = None
