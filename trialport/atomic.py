@@ -5,6 +5,11 @@ An interrupted run leaves the previous output in place and no half-written file 
 instead, and the whole set is moved into place only when the run succeeds: an interrupted run replaces
 none of the previous outputs, not even the per-study files it had already finished. What a killed run
 leaves behind is hidden (readers skip hidden files) and swept away by the next run into the same folder.
+
+A run also leaves a manifest (``.trialport-manifest``: the files it wrote, one relative path a line). The
+next run into the folder removes, when it publishes, the files the previous run wrote and it did not
+(studies no longer in the input, formats no longer asked for), so the folder holds exactly this run's
+outputs; files trialport never wrote are left alone. Both lists stream: neither is held in memory.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from pathlib import Path
 from typing import IO, Any
 
 STAGING_PREFIX = ".trialport-run."
+MANIFEST = ".trialport-manifest"
+_STALE = ".stale"  # in the staging folder: the previous run's files this run did not write
 _LEFTOVER = re.compile(r"^\.(?:trialport-run\.(\d+)|.+\.(\d+)\.tmp)$")  # a staging folder, or a temp file/folder
 _SWEEP_DEPTH = 2  # out/, out/fhir/, out/fhir/R5/: where temporary names are made
 
@@ -27,9 +34,10 @@ _SWEEP_DEPTH = 2  # out/, out/fhir/, out/fhir/R5/: where temporary names are mad
 class Stage:
     """A run's staging folder inside ``out_dir``: outputs are written under it, then published together."""
 
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, last: Sequence[str] = ()) -> None:
         self.out = Path(out_dir).absolute()
         self.folder = self.out / f"{STAGING_PREFIX}{os.getpid()}"
+        self.last = tuple(last)
 
     def place(self, path: Path) -> Path:
         """Where ``path`` is written during the run: its staged twin when it lies under ``out_dir``."""
@@ -38,13 +46,34 @@ class Stage:
             return Path(path)
         return self.folder / absolute.relative_to(self.out)
 
-    def publish(self, last: Sequence[str] = ()) -> None:
-        """Move every staged file into place (``last``, names directly under ``out_dir``, after the rest).
+    def stale(self) -> int:
+        """How many files the previous run into ``out_dir`` wrote that this run has not (so far staged,
+        plus the ``last`` names still to come); publishing removes them."""
+        count = 0
+        with open(self.folder / _STALE, "w", encoding="utf-8") as stale:
+            for name in _manifest_lines(self.out / MANIFEST):
+                if name not in self.last and not (self.folder / name).exists() and (self.out / name).is_file():
+                    stale.write(name + "\n")
+                    count += 1
+        return count
+
+    def publish(self) -> None:
+        """Move every staged file into place (``last``, names directly under ``out_dir``, after the rest),
+        remove the previous run's files this run did not write, and record this run's in the manifest.
         A folder new to ``out_dir`` moves in one rename; one already there is merged file by file."""
-        later = [name for name in last if (self.folder / name).exists()]
+        if not (self.folder / _STALE).exists():
+            self.stale()
+        manifest = self.out / f".{MANIFEST}.{os.getpid()}.tmp"
+        with open(manifest, "w", encoding="utf-8") as listing:
+            for name in _files_under(self.folder):
+                listing.write(name + "\n")
+        later = [name for name in self.last if (self.folder / name).exists()]
         _merge(self.folder, self.out, skip=set(later))
         for name in later:
             os.replace(self.folder / name, self.out / name)
+        for name in _manifest_lines(self.folder / _STALE):
+            _remove(self.out, name)
+        os.replace(manifest, self.out / MANIFEST)
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def discard(self) -> None:
@@ -67,6 +96,41 @@ def _merge(source: str | Path, target: str | Path, skip: frozenset[str] | set[st
                 _merge(entry.path, destination)
             else:
                 os.replace(entry.path, destination)
+
+
+def _files_under(folder: Path) -> Iterator[str]:
+    """Relative POSIX paths of the files under ``folder``, hidden names left out (as readers leave them)."""
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # sorted: the same run, the same manifest
+        base = Path(root).relative_to(folder)
+        for name in sorted(files):
+            if not name.startswith("."):
+                yield (base / name).as_posix()
+
+
+def _manifest_lines(path: Path) -> Iterator[str]:
+    try:
+        with open(path, encoding="utf-8") as lines:
+            for line in lines:
+                name = line.rstrip("\n")
+                if name and not name.startswith("/") and ".." not in Path(name).parts:  # only inside out_dir
+                    yield name
+    except FileNotFoundError:
+        return
+
+
+def _remove(out: Path, name: str) -> None:
+    """Remove ``out/name`` and the folders it leaves empty, up to ``out``."""
+    path = out / name
+    with suppress(FileNotFoundError):
+        path.unlink()
+    for folder in path.parents:
+        if folder == out or out not in folder.parents:
+            break
+        try:
+            folder.rmdir()
+        except OSError:
+            break
 
 
 _active: Stage | None = None
@@ -126,7 +190,7 @@ def staging(out_dir: Path, last: Sequence[str] = ()) -> Iterator[Stage]:
     if _active is not None:
         raise RuntimeError("a staging run is already active in this process")
     sweep(out_dir)
-    stage = Stage(out_dir)
+    stage = Stage(out_dir, last)
     stage.folder.mkdir(parents=True)
     _active = stage
     try:
@@ -139,7 +203,7 @@ def staging(out_dir: Path, last: Sequence[str] = ()) -> Iterator[Stage]:
     _active = None
     with _sigint_held(redeliver=True):
         try:
-            stage.publish(last)
+            stage.publish()
         except BaseException:
             stage.discard()
             raise

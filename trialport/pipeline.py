@@ -148,8 +148,10 @@ def convert(
     out = Path(out_dir)
     report = RunReport()
     options = {"created": clock.run_moment(datetime.fromisoformat(report.started)), **(options or {})}
-    with atomic.staging(out, last=("report.json",)):  # nothing replaced until the whole run has succeeded
+    with atomic.staging(out, last=("report.json",)) as stage:  # nothing replaced until the whole run has succeeded
         _run(paths, out, formats, on_record, options, jobs, report)
+        report.stale_removed = stage.stale()
+        report.write(out)
     return report
 
 
@@ -191,4 +193,3 @@ def _run(
         raise
     report.exports = [writer.close() for writer in writers]
     report.finished = datetime.now(UTC).isoformat(timespec="seconds")
-    report.write(out)

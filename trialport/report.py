@@ -31,6 +31,7 @@ class RunReport:
     exports: list[ExportSummary] = field(default_factory=list)
     started: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     finished: str | None = None
+    stale_removed: int = 0  # files the previous run into the folder wrote and this one did not: removed
 
     def tally(self, path: str, reader: str) -> FileTally:
         if path not in self.files:
@@ -67,6 +68,7 @@ class RunReport:
             "files": [asdict(t) for t in self.files.values()],
             "problems": self.problems,
             "exports": [asdict(e) for e in self.exports],
+            "stale_removed": self.stale_removed,
         }
 
     def write(self, out_dir: Path) -> Path:
