@@ -95,6 +95,8 @@ def test_unwrap_keeps_paragraphs_and_list_items():
       -  item two
     """
     assert unwrap(text) == "First line of a paragraph continues here.\n\n-  item one wrapped\n-  item two"
+    nested = "\n    Criteria:\n\n      -  an item with\n\n           -  a sub-item that\n              wraps\n"
+    assert unwrap(nested) == "Criteria:\n\n  -  an item with\n\n       -  a sub-item that wraps"
 
 
 def test_entity_bomb_and_external_entity_are_refused(tmp_path):

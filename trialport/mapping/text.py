@@ -106,8 +106,9 @@ def clean_line(text: str | None) -> str | None:
     return text.strip() or None
 
 
-def clean_block(text: str | None) -> str | None:
-    """Repaired multi-paragraph text: lines kept, spaces around line breaks and runs of blank lines tidied."""
+def clean_block(text: str | None, indented: bool = False) -> str | None:
+    """Repaired multi-paragraph text: lines kept, spaces around line breaks and runs of blank lines tidied.
+    ``indented``: each line's leading spaces are kept (a nested list's depth, in criteria blocks)."""
     if text is None:
         return None
     # repair(text), inline
@@ -123,6 +124,8 @@ def clean_block(text: str | None) -> str | None:
     for space in _ODD_SPACES:
         if space in text:
             text = text.replace(space, " ")
+    if indented:
+        return _indented(text)
     if "\n" in text:
         text = "\n".join([part.strip(" ") for part in text.split("\n")])
         if "\n\n\n" in text:
@@ -130,3 +133,18 @@ def clean_block(text: str | None) -> str | None:
     while "  " in text:
         text = text.replace("  ", " ")
     return text.strip() or None
+
+
+def _indented(text: str) -> str | None:
+    """``clean_block`` keeping each line's indentation (less the block's common indentation)."""
+    lines = []
+    for part in text.split("\n"):
+        body = part.strip(" ")
+        while "  " in body:
+            body = body.replace("  ", " ")
+        lines.append((len(part) - len(part.lstrip(" ")), body))
+    common = min((lead for lead, body in lines if body), default=0)
+    text = "\n".join(" " * (lead - common) + body if body else "" for lead, body in lines).strip("\n")
+    if "\n\n\n" in text:
+        text = _BLANK_LINES.sub("\n\n", text)
+    return text or None

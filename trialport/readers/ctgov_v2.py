@@ -163,7 +163,7 @@ def fields(study: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         ],
         "eligibility": _some(
             {
-                "criteria": block(eligibility.get("eligibilityCriteria")),
+                "criteria": block(eligibility.get("eligibilityCriteria"), indented=True),
                 "sex": enum(eligibility.get("sex")),
                 "minimum_age": age(eligibility.get("minimumAge")),
                 "maximum_age": age(eligibility.get("maximumAge")),

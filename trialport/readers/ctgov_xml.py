@@ -69,17 +69,19 @@ _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 def unwrap(text: str) -> str:
     """Undo the legacy XML's hard wrapping (lines of about 100 characters, indented): lines of one
-    paragraph join with a space; blank lines still part paragraphs, and list items keep their lines.
+    paragraph join with a space; blank lines still part paragraphs, and list items keep their lines and
+    their indentation (callers that want none strip it; criteria keep it for nested items).
     This gives the text as the API v2 and the website publish it."""
+    common = min((len(raw) - len(raw.lstrip(" ")) for raw in text.split("\n") if raw.strip()), default=0)
     paragraphs = []
-    for paragraph in _PARAGRAPH_BREAK.split(text.strip()):
+    for paragraph in _PARAGRAPH_BREAK.split(text.strip("\n")):
         lines: list[str] = []
-        for line in paragraph.split("\n"):
-            line = line.strip()
+        for raw in paragraph.split("\n"):
+            line = raw.strip()
             if lines and line and not _LIST_ITEM.match(line):
                 lines[-1] += " " + line
             elif line:
-                lines.append(line)
+                lines.append(raw[common:].rstrip())  # indentation past the block's kept: a nested item's depth
         paragraphs.append("\n".join(lines))
     return "\n\n".join(paragraphs)
 
