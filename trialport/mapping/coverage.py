@@ -20,6 +20,9 @@ class Coverage:
     car_trials: int = 0
     car_trials_with_target: int = 0
     targets: Counter = field(default_factory=Counter)
+    car_products: Counter = field(default_factory=Counter)  # INN (or code name) → trials naming it
+    car_roles: Counter = field(default_factory=Counter)  # "product", "background", "unknown"
+    car_trials_with_product: int = 0
 
     def add(self, trial: Trial) -> None:
         self.trials += 1
@@ -35,10 +38,24 @@ class Coverage:
             self.car_trials += 1
             self.car_trials_with_target += bool(trial.cell_therapy.targets)
             self.targets.update(c.display for c in trial.cell_therapy.targets)
+            self.car_trials_with_product += bool(trial.cell_therapy.products)
+            self.car_products.update(trial.cell_therapy.products)
+            self.car_roles[trial.cell_therapy.role or "unknown"] += 1
 
     @property
     def time_frames_parsed(self) -> int:
         return self.time_frames - self.time_frame_kinds["unparsed"]
+
+
+def car_lines(result: Coverage) -> list[str]:
+    """The CAR-T lines of ``mapping-report``: trials, targets, named products, roles."""
+    roles = ", ".join(f"{role} {n}" for role, n in result.car_roles.most_common())
+    top = ", ".join(f"{name} {n}" for name, n in result.car_products.most_common(10))
+    return [
+        f"CAR trials: {result.car_trials} ({result.car_trials_with_target} with a target antigen)",
+        f"CAR trials naming a product: {result.car_trials_with_product}" + (f" ({top})" if top else ""),
+        f"CAR roles: {roles or 'none'}",
+    ]
 
 
 def coverage(trials: Iterable[Trial]) -> Coverage:
