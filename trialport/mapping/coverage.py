@@ -47,17 +47,6 @@ class Coverage:
         return self.time_frames - self.time_frame_kinds["unparsed"]
 
 
-def car_lines(result: Coverage) -> list[str]:
-    """The CAR-T lines of ``mapping-report``: trials, targets, named products, roles."""
-    roles = ", ".join(f"{role} {n}" for role, n in result.car_roles.most_common())
-    top = ", ".join(f"{name} {n}" for name, n in result.car_products.most_common(10))
-    return [
-        f"CAR trials: {result.car_trials} ({result.car_trials_with_target} with a target antigen)",
-        f"CAR trials naming a product: {result.car_trials_with_product}" + (f" ({top})" if top else ""),
-        f"CAR roles: {roles or 'none'}",
-    ]
-
-
 def coverage(trials: Iterable[Trial]) -> Coverage:
     result = Coverage()
     for trial in trials:
