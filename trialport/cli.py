@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from trialport import fhirclient, pipeline, plugins
-from trialport.cdisc.check import check_xpt
+from trialport.cdisc.check import check_dataset
 from trialport.diff import diff
 from trialport.exporters import fhir as fhir_exporter
 from trialport.fhir.validate import validate_file
@@ -179,12 +179,78 @@ def print_report(report: RunReport, out_dir: Path) -> None:
         out.print(escape(f"  {export.exporter}: {export.trials:,} trials -> {files}"), highlight=False)
         for note in export.notes:
             out.print(escape(f"    note: {note}"), highlight=False, soft_wrap=True)
+    if report.stale_removed:
+        stale = report.stale_removed
+        out.print(f"  removed {stale:,} files the previous run wrote and this one did not", highlight=False)
     out.print(escape(f"  report: {out_dir / 'report.json'}"), highlight=False)
+
+
+@app.command()
+def fetch(
+    out_file: Annotated[Path, typer.Option("--out", help="The JSON Lines file to write (one API v2 study a line).")],
+    cond: Annotated[str | None, typer.Option("--cond", help="query.cond: conditions or disease.")] = None,
+    term: Annotated[str | None, typer.Option("--term", help="query.term: other terms.")] = None,
+    intr: Annotated[str | None, typer.Option("--intr", help="query.intr: intervention / treatment.")] = None,
+    locn: Annotated[str | None, typer.Option("--locn", help="query.locn: location terms.")] = None,
+    titles: Annotated[str | None, typer.Option("--titles", help="query.titles: title / acronym.")] = None,
+    spons: Annotated[str | None, typer.Option("--spons", help="query.spons: sponsor / collaborator.")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="filter.overallStatus, comma-separated.")] = None,
+    nct: Annotated[str | None, typer.Option("--nct", help="filter.ids: NCT numbers, comma-separated.")] = None,
+    near: Annotated[
+        str | None, typer.Option("--near", help="filter.geo: LAT,LON,DISTANCE (e.g. 40.7,-74,50mi).")
+    ] = None,
+    updated_since: Annotated[
+        str | None, typer.Option("--updated-since", help="Last update posted on or after this date (YYYY-MM-DD).")
+    ] = None,
+    advanced: Annotated[str | None, typer.Option("--advanced", help="filter.advanced (Essie expression).")] = None,
+    api: Annotated[str, typer.Option("--api", help="The API's base URL.")] = "https://clinicaltrials.gov/api/v2",
+    page_size: Annotated[int, typer.Option("--page-size", min=1, max=1000, help="Studies per page.")] = 1000,
+    per_minute: Annotated[float, typer.Option("--per-minute", min=1, help="Requests a minute at most.")] = 50,
+    retries: Annotated[int, typer.Option("--retries", min=0, help="Attempts again after a failed request.")] = 5,
+    restart: Annotated[bool, typer.Option("--restart", help="Start again rather than resume.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run's report as JSON.")] = False,
+) -> None:
+    """Fetch studies from the ClinicalTrials.gov API v2 into JSON Lines (every study when no query is given);
+    an interrupted fetch resumes when run again."""
+    from trialport import ctgov_api
+    from trialport import fetch as fetching
+
+    query = fetching.Query(cond, term, intr, locn, titles, spons, status, nct, near, updated_since, advanced)
+    try:
+        query.params()
+        client = ctgov_api.ApiClient(api, per_minute=per_minute, retries=retries)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    columns = (TextColumn("fetching"), BarColumn(), TextColumn("{task.completed:,} studies"), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
+        task = progress.add_task("fetch", total=None)
+
+        def advance(lines: int, total: int | None) -> None:
+            progress.update(task, completed=lines, total=total)
+
+        try:
+            report = fetching.fetch(
+                out_file, query, page_size=page_size, client=client, restart=restart, on_page=advance
+            )
+        except fetching.FetchError as error:
+            err.print(escape(f"fetch failed: {error}"), highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err.print(escape(f"interrupted: run the same fetch again to resume into {out_file}"), highlight=False)
+            raise typer.Exit(130) from None
+        finally:
+            client.close()
+    if as_json:
+        sys.stdout.buffer.write(orjson.dumps(report.to_dict()) + b"\n")
+    else:
+        for line in fetching.report_lines(report):
+            out.print(escape(line), highlight=False, soft_wrap=True)
 
 
 @app.command("mapping-report")
 def mapping_report(paths: Paths) -> None:
-    """Coverage of the mapping on any input: conditions coded, time frames parsed, CAR-T targets found."""
+    """Coverage of the mapping on any input: conditions coded, time frames parsed, CAR-T targets and
+    products found."""
     _check_paths(paths)
     found = coverage(pipeline.trials(paths))
 
@@ -200,6 +266,11 @@ def mapping_report(paths: Paths) -> None:
     table.add_row("CAR trials with a target antigen", share(found.car_trials_with_target, found.car_trials))
     for target, count in found.targets.most_common():
         table.add_row(f"  {target}", f"{count:,}")
+    table.add_row("CAR trials naming a product", share(found.car_trials_with_product, found.car_trials))
+    for product, count in found.car_products.most_common():
+        table.add_row(f"  {product}", f"{count:,}")
+    for role, count in sorted(found.car_roles.items()):
+        table.add_row(f"CAR trials of role {role}", f"{count:,}")
     out.print(table)
 
 
@@ -246,13 +317,14 @@ def validate(
         str | None, typer.Option("--fhir-version", help="R5, R4B or R4 (checked as R4B); default: as shaped.")
     ] = None,
 ) -> None:
-    """Check FHIR files (a resource, a Bundle, NDJSON) with fhir.resources, and CDISC TS datasets (ts.xpt)
-    with the TS conformance rules; other files are passed over. Exit 1 if any is invalid."""
+    """Check FHIR files (a resource, a Bundle, NDJSON) with fhir.resources, and CDISC datasets (ts.xpt, ti.xpt)
+    with the TS and TI conformance rules; other files are passed over. Exit 1 if any is invalid."""
     _check_paths(paths)
     invalid = checked = passed_over = 0
     for path in pipeline.iter_files(paths):
         if path.suffix.lower() == ".xpt":
-            findings = [(str(path), "TS", check_xpt(path))]
+            domain, problems = check_dataset(path)
+            findings = [(str(path), domain, problems)]
         elif path.suffix.lower() in (".json", ".ndjson"):
             findings = validate_file(path, fhir_version)
         else:
@@ -304,6 +376,80 @@ def formats() -> None:
 def schema() -> None:
     """Print the JSON Schema of the canonical Trial model."""
     sys.stdout.buffer.write(orjson.dumps(Trial.model_json_schema(), option=orjson.OPT_INDENT_2) + b"\n")
+
+
+@app.command()
+def sync(
+    state_file: Annotated[Path, typer.Option("--state", help="The sync's state (SQLite), kept between runs.")],
+    server: Annotated[str | None, typer.Option("--server", help="FHIR base URL (http or https).")] = None,
+    cond: Annotated[str | None, typer.Option("--cond", help="query.cond: conditions or disease.")] = None,
+    term: Annotated[str | None, typer.Option("--term", help="query.term: other terms.")] = None,
+    intr: Annotated[str | None, typer.Option("--intr", help="query.intr: intervention / treatment.")] = None,
+    locn: Annotated[str | None, typer.Option("--locn", help="query.locn: location terms.")] = None,
+    titles: Annotated[str | None, typer.Option("--titles", help="query.titles: title / acronym.")] = None,
+    spons: Annotated[str | None, typer.Option("--spons", help="query.spons: sponsor / collaborator.")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="filter.overallStatus, comma-separated.")] = None,
+    nct: Annotated[str | None, typer.Option("--nct", help="filter.ids: NCT numbers, comma-separated.")] = None,
+    near: Annotated[
+        str | None, typer.Option("--near", help="filter.geo: LAT,LON,DISTANCE (e.g. 40.7,-74,50mi).")
+    ] = None,
+    advanced: Annotated[str | None, typer.Option("--advanced", help="filter.advanced (Essie expression).")] = None,
+    api: Annotated[str, typer.Option("--api", help="The API's base URL.")] = "https://clinicaltrials.gov/api/v2",
+    per_minute: Annotated[float, typer.Option("--per-minute", min=1, help="API requests a minute at most.")] = 50,
+    fhir_version: Annotated[str, typer.Option("--fhir-version", help="R5, R4B or R4.")] = "R5",
+    mode: Annotated[str, typer.Option("--mode", help="put (by stable id) or conditional (on identifiers).")] = "put",
+    token_env: Annotated[
+        str | None, typer.Option("--token-env", help="Environment variable holding a bearer token.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Trials per transaction.")] = 50,
+    delete_missing: Annotated[
+        bool, typer.Option("--delete-missing", help="Delete trials the registry no longer has from the server.")
+    ] = False,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Also write this run's files here.")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Formats for --out, comma-separated; default: all.")] = None,
+    show_state: Annotated[
+        bool, typer.Option("--show-state", help="Show what the state holds (trials, runs, failures); sync nothing.")
+    ] = False,
+) -> None:
+    """Keep a FHIR server current with a ClinicalTrials.gov query: the first run pushes the whole query,
+    each later run only what changed since (see docs/sync.md)."""
+    from trialport import ctgov_api
+    from trialport import sync as syncing
+    from trialport.fetch import Query
+
+    if show_state:
+        try:
+            lines = syncing.status_lines(state_file)
+        except syncing.SyncError as error:
+            err.print(escape(str(error)), highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        for line in lines:
+            out.print(escape(line), highlight=False, soft_wrap=True)
+        return
+    if not server:
+        raise typer.BadParameter("give the FHIR server to keep current", param_hint="--server")
+    formats = [f.strip() for f in to.split(",") if f.strip()] if to else None
+    unknown = [f for f in formats or [] if f not in plugins.exporters()]
+    if unknown:
+        raise typer.BadParameter(f"unknown format {', '.join(unknown)}", param_hint="--to")
+    query = Query(cond, term, intr, locn, titles, spons, status, nct, near, None, advanced)
+    try:
+        client = ctgov_api.ApiClient(api, per_minute=per_minute)
+        report = syncing.sync(
+            query, server, state_file, version=fhir_version, mode=mode, token_env=token_env,
+            delete_missing=delete_missing, out=out_dir, formats=formats, batch_size=batch_size, api_client=client,
+        )  # fmt: skip
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    except syncing.SyncError as error:
+        err.print(escape(f"sync stopped: {error}"), highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err.print(escape(f"interrupted: what the server confirmed is in {state_file}; the next run completes it"))
+        raise typer.Exit(130) from None
+    for line in syncing.report_lines(report):
+        out.print(escape(line), highlight=False, soft_wrap=True)
+    raise typer.Exit(report.exit_code)
 
 
 def main() -> None:

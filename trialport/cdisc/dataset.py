@@ -1,7 +1,10 @@
-"""TS rows as a dataset within XPORT v5's rules: ASCII only, one line, values of at most 200 bytes.
+"""TS and TI rows as datasets within XPORT v5's rules: ASCII only, one line, values of at most 200 bytes.
 
 A longer TSVAL is split at word boundaries into TSVAL, TSVAL1, ..., TSVALn (SDTMIG 3.4, TS
-assumption 8); the parts put back together with a space give the text again. Nothing is cut off.
+assumption 4); the parts put back together with a space give the text again. Nothing is cut off.
+TI has no continuation variables: a criterion longer than 200 bytes goes into IETEST cut at a word
+boundary and marked with ``CUT_MARK`` (TI assumption 5: meaningful text in IETEST, the full text in
+the study metadata); its whole text stays in ti_all.csv and in define.xml, and the cut is a listed change.
 """
 
 from __future__ import annotations
@@ -11,20 +14,24 @@ from functools import cached_property
 from itertools import chain, repeat
 from typing import Any
 
+from trialport.cdisc import ti
 from trialport.cdisc.ascii import transliterate
 from trialport.cdisc.ts import VARIABLES
 
 LIMIT = 200
+CUT_MARK = " [...]"
 
 
 @dataclass
 class Change:
-    """One value that XPT's rules changed: which row, and what was done."""
+    """One value that XPT's rules changed: which row (TS: TSPARMCD and TSSEQ; TI: IETESTCD, seq None),
+    and what was done."""
 
     study: str
     parameter: str
-    seq: int
+    seq: int | None
     what: str
+    domain: str = "TS"
 
 
 @dataclass
@@ -111,9 +118,44 @@ def _flattened(row: dict[str, Any], changes: list[Change]) -> dict[str, Any]:
         text, replaced = transliterate(" ".join(value.split()))
         if replaced:
             pairs = ", ".join(dict.fromkeys(f"{a!r}->{b!r}" for a, b in replaced))
-            changes.append(Change(row["STUDYID"], row["TSPARMCD"], row["TSSEQ"], f"{name}: {pairs}"))
+            if row["DOMAIN"] == "TI":
+                changes.append(Change(row["STUDYID"], row["IETESTCD"], None, f"{name}: {pairs}", "TI"))
+            else:
+                changes.append(Change(row["STUDYID"], row["TSPARMCD"], row["TSSEQ"], f"{name}: {pairs}"))
         row[name] = text
     return row
+
+
+def cut(text: str, limit: int = LIMIT) -> str:
+    """The start of ``text`` that fits ``limit`` characters with ``CUT_MARK`` after it, broken at a space
+    where there is one."""
+    room = limit - len(CUT_MARK)
+    end = text.rfind(" ", 1, room + 1)
+    return text[: end if end > 0 else room].rstrip() + CUT_MARK
+
+
+def ti_dataset(rows: list[dict[str, Any]]) -> Dataset:
+    """The XPT-ready form of a study's TI rows (also what ti.csv holds): one line of ASCII each, IETEST cut
+    and marked where it passes 200 bytes. Rows XPT's rules leave alone are the very same objects."""
+    changes: list[Change] = []
+    ready = []
+    for row in rows:
+        if not _clean("|".join(row.values())):
+            row = _flattened(row, changes)
+        if len(row["IETEST"]) > LIMIT:
+            full = len(row["IETEST"])
+            row = dict(row, IETEST=cut(row["IETEST"]))
+            changes.append(
+                Change(
+                    row["STUDYID"],
+                    row["IETESTCD"],
+                    None,
+                    f"IETEST cut to {len(row['IETEST'])} of {full} characters (whole in ti_all.csv and define.xml)",
+                    "TI",
+                )
+            )
+        ready.append(row)
+    return Dataset(list(ti.VARIABLES), dict(ti.VARIABLES), ready, changes)
 
 
 def joined(row: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ twice), each file is moved over its old version instead, one atomic rename per f
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -24,8 +25,9 @@ def csv_text(rows: Iterable[Sequence[Any]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def write_folder(folder: str, files: Sequence[tuple[str, bytes]]) -> None:
-    """Put ``files`` (name, content) in ``folder``, which appears (or has each file replaced) only when complete."""
+def write_folder(folder: str, files: Sequence[tuple[str, bytes]], stale: Sequence[str] = ()) -> None:
+    """Put ``files`` (name, content) in ``folder``, which appears (or has each file replaced) only when complete.
+    ``stale``: names an earlier version of the folder may hold that this one must not (removed if there)."""
     parent, name = os.path.split(folder)
     staging = os.path.join(parent, f".{name}.{os.getpid()}.tmp")
     try:
@@ -44,6 +46,9 @@ def write_folder(folder: str, files: Sequence[tuple[str, bytes]]) -> None:
                 raise
         for filename, _ in files:  # the folder exists: replace file by file, each whole
             os.replace(os.path.join(staging, filename), os.path.join(folder, filename))
+        for filename in stale:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(folder, filename))
         os.rmdir(staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

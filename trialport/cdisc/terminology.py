@@ -1,4 +1,4 @@
-"""The CDISC controlled terminology TS uses, as a small curated table (data/terminology.csv).
+"""The CDISC controlled terminology TS and TI use, as a small curated table (data/terminology.csv).
 
 Each row: codelist (TSPARMCD or the short name of a value codelist), the submission value, the NCI
 preferred term (for TSPARMCD: TSPARM), its C-code, and which canonical model value(s) it stands for
@@ -24,6 +24,8 @@ CODELISTS = {  # short name → (NCI codelist code, name)
     "TBLIND": ("C66735", "Trial Blinding Schema Response"),
     "SEXPOP": ("C66732", "Sex of Participants Response"),
     "NY": ("C66742", "No Yes Response"),
+    "TCNTRL": ("C66785", "Control Type Response"),
+    "IECAT": ("C66797", "Category of Inclusion/Exclusion"),
 }
 
 
@@ -56,6 +58,16 @@ def _by_source() -> dict[tuple[str, str], Term]:
             if value:
                 found[t.codelist, value] = t
     return found
+
+
+@cache
+def _by_submission() -> dict[tuple[str, str], Term]:
+    return {(t.codelist, t.submission_value): t for t in terms()}
+
+
+def term(codelist: str, submission_value: str) -> Term:
+    """The CDISC term with this submission value (``term("TCNTRL", "NONE")``); a KeyError names what is missing."""
+    return _by_submission()[codelist, submission_value]
 
 
 def lookup(codelist: str, source_value: str) -> Term | None:

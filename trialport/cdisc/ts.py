@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from trialport.cdisc.terminology import CT_VERSION, lookup, parameters
-from trialport.model import Trial
+from trialport.cdisc.terminology import CT_VERSION, lookup, parameters, term
+from trialport.mapping.countries import country
+from trialport.model import Arm, Location, Trial
 
 VARIABLES = {  # SDTMIG 3.4 order and labels; TSVAL1..n follow TSVAL when a value needs them
     "STUDYID": "Study Identifier",
@@ -32,6 +33,7 @@ CONDITION_SYSTEMS = {  # condition code systems, most preferred first, with thei
 }
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(year|month|week|day|hour|minute)s?\s*$", re.IGNORECASE)
 _ISO_UNIT = {"year": "Y", "month": "M", "week": "W", "day": "D", "hour": "H", "minute": "M"}
+COUNTRY_CODES = "ISO 3166"  # TSVCDREF of FCNTRY: the CDISC Dictionary Name (DICTNAM) term for ISO 3166
 
 
 def iso_age(text: str | None) -> str | None:
@@ -82,6 +84,36 @@ class _Rows:
         else:
             self.add(code, null="NA" if source_value == "NA" else "NI")
 
+    def term(self, code: str, codelist: str, submission_value: str) -> None:
+        found = term(codelist, submission_value)
+        self.add(code, found.submission_value, ccode=found.ccode, ref="CDISC CT", ver=CT_VERSION)
+
+    def control(self, arms: list[Arm]) -> None:
+        """TCNTRL from the arm types: each kind of comparator arm once (PLACEBO, ACTIVE, SHAM), in the order the
+        arms come; arms of known types none of which is a comparator: NONE; no arm type at all: no information."""
+        types = [arm.type for arm in arms if arm.type]
+        controls = dict.fromkeys(found for kind in types if (found := lookup("TCNTRL", kind)))
+        for found in controls:
+            self.add("TCNTRL", found.submission_value, ccode=found.ccode, ref="CDISC CT", ver=CT_VERSION)
+        if not controls:
+            if types:
+                self.term("TCNTRL", "TCNTRL", "NONE")
+            else:
+                self.add("TCNTRL", null="NI")
+
+    def countries(self, locations: list[Location]) -> None:
+        """FCNTRY: each site country once, in first-seen order, as ISO 3166-1 alpha-3; a name the country
+        table does not know keeps the registry's text, uncoded (never a guessed code)."""
+        codes = {}
+        for name in dict.fromkeys(location.country for location in locations):
+            if name:
+                found = country(name)
+                codes.setdefault(found.alpha3 if found else name, bool(found))
+        for value, coded in codes.items():
+            self.add("FCNTRY", value, ref=COUNTRY_CODES if coded else "")
+        if not codes:
+            self.add("FCNTRY", null="NI")
+
 
 def ts_rows(trial: Trial) -> list[dict[str, Any]]:
     """The TS rows of ``trial``, in the order a reviewer reads them."""
@@ -113,6 +145,7 @@ def ts_rows(trial: Trial) -> list[dict[str, Any]]:
         randomised = {"RANDOMIZED": "true", "NON_RANDOMIZED": "false"}.get(allocation or "", allocation)
         rows.coded("RANDOM", "NY", randomised)
         rows.coded("TBLIND", "TBLIND", design.masking if design else None)
+        rows.control(trial.arms)
     if trial.arms:
         rows.add("NARMS", len(trial.arms))
     enrollment = trial.enrollment
@@ -134,6 +167,9 @@ def ts_rows(trial: Trial) -> list[dict[str, Any]]:
     rows.add("SSTDTC", trial.dates.start, null="NI", ref="ISO 8601" if trial.dates.start else "")
     if trial.dates.completion:
         rows.add("SENDTC", trial.dates.completion, ref="ISO 8601")
+    rows.countries(trial.locations)
+    if not any(outcome.kind == "primary" for outcome in trial.outcomes):
+        rows.add("OUTMSPRI", null="NI")  # the record lists none: no information (not "not applicable")
     codes = {"primary": "OUTMSPRI", "secondary": "OUTMSSEC", "other": "OUTMSEXP"}
     for outcome in trial.outcomes:
         frame = outcome.time_frame.text if outcome.time_frame else None
