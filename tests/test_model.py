@@ -35,7 +35,7 @@ CONTRACT = {
     model.Source: "format path record sha256",
     model.Diagnostic: "level code field message",
     model.Coding: "system code display origin",
-    model.TimeFrame: "text kind value unit iso8601 comparator tolerance anchor",
+    model.TimeFrame: "text kind value unit iso8601 comparator tolerance anchor points within",
 }
 
 

@@ -69,7 +69,16 @@ class Intervention(_Frozen):
 
 
 class TimeFrame(_Frozen):
-    """An outcome's time frame: the text verbatim, plus its structure once parsed."""
+    """An outcome's time frame: the text verbatim, plus its structure once parsed.
+
+    A schedule whose times need more than one number each lists them in ``points``, one timepoint each
+    (its ``text`` the words it was read from): times in units that do not convert exactly (100 days, 1 year),
+    days of different cycles (cycle 1 day 8, cycle 2 day 1: ``anchor`` "cycle 2"), times with a window of
+    their own, times with samples of their own. ``value`` and ``unit`` then hold the points only where they
+    share one unit and one anchor, else they are None. ``within`` is a schedule inside one timepoint,
+    counted from the dose given then (pharmacokinetic sampling: "pre-dose, 1, 2, 4 hours post-dose" is
+    [0, 1, 2, 4] h, pre-dose being 0 h).
+    """
 
     text: str
     kind: Literal["duration", "timepoint", "schedule", "unparsed"] = "unparsed"
@@ -79,6 +88,8 @@ class TimeFrame(_Frozen):
     comparator: str | None = None
     tolerance: str | None = None
     anchor: str | None = None
+    points: list[TimeFrame] = Field(default_factory=list)
+    within: TimeFrame | None = None
 
 
 class Outcome(_Frozen):
