@@ -14,6 +14,7 @@ from conftest import CTGOV, SEEDS, v2_studies
 from trialport import pipeline
 from trialport.fhir.build import organization_id, resources
 from trialport.fhir.codes import (
+    ELIGIBILITY_CHARACTERISTIC_SYSTEM,
     ELIGIBILITY_CRITERIA_EXTENSION,
     INTERVENTION_ARM_EXTENSION,
     INTERVENTION_OTHER_NAME_EXTENSION,
@@ -363,6 +364,186 @@ def test_the_eligibility_group(trials):
     group = by_type(referenced, "Group")["elig-NCT04402008"]
     assert (group["actual"], group["type"]) == (False, "person")
     assert group["extension"] == [{"url": ELIGIBILITY_CRITERIA_EXTENSION, "valueMarkdown": criteria}]
+
+
+# NCT03459976 (tests/data/ctgov/aact-fixtures/legacy-xml), its criteria block read by hand: one inclusion
+# criterion, eight numbered exclusion criteria; <gender>Female</gender>, ages 40 Years to 70 Years.
+NCT03459976_INCLUSION = ["Age (45 - 70 yr old)."]
+NCT03459976_EXCLUSION = [
+    "Age more than 70 yr and less than 40 yr.",
+    "Abnormal cardiac hematological renal hepatic functions.",
+    "Breast cancer or other malignancies.",
+    "Concomitant benign and for malignant adnexal pathologies.",
+    "Hormonal medication.",
+    "Patient taking or having chemo-radiotherapy.",
+    "Patients unfit for surgical intervention.",
+    "Smoker.",
+]
+CRITERION = {
+    "coding": [{"system": ELIGIBILITY_CHARACTERISTIC_SYSTEM, "code": "criterion", "display": "Eligibility criterion"}]
+}
+AGE = {"coding": [{"system": "http://loinc.org", "code": "30525-0", "display": "Age"}]}
+SEX = {"coding": [{"system": "http://loinc.org", "code": "46098-0", "display": "Sex"}]}
+UCUM = "http://unitsofmeasure.org"
+
+
+def with_items(trial: Trial, inclusion: list[str], exclusion: list[str], **more) -> Trial:
+    eligibility = trial.eligibility.model_copy(update={"inclusion": inclusion, "exclusion": exclusion, **more})
+    return trial.model_copy(update={"eligibility": eligibility})
+
+
+def nct03459976(trials: list[Trial]) -> Trial:
+    return next(t for t in trials if t.id == "NCT03459976" and t.source.format == "ctgov-xml")
+
+
+def group_of(trial: Trial, version: str) -> dict:
+    (group,) = [r for r in resources(trial, version) if r["resourceType"] == "Group"]
+    return group
+
+
+def criteria_of(group: dict) -> list[tuple[str, bool]]:
+    return [
+        (c["valueCodeableConcept"]["text"], c["exclude"]) for c in group["characteristic"] if c["code"] == CRITERION
+    ]
+
+
+def test_each_criterion_is_a_characteristic_of_the_group(trials):
+    """The criteria one by one, in order, as coded characteristics with their text; then the ages (UCUM) and
+    the sex (administrative gender); the whole block stays where it was. The same characteristics in R5,
+    R4B and R4."""
+    read = nct03459976(trials)
+    assert read.eligibility.criteria.startswith("Inclusion Criteria:\n\nAge (45 - 70 yr old).\n\nExclusion Criteria:")
+    trial = with_items(read, NCT03459976_INCLUSION, NCT03459976_EXCLUSION)
+    expected = [
+        {"code": CRITERION, "valueCodeableConcept": {"text": "Age (45 - 70 yr old)."}, "exclude": False},
+        *(
+            {"code": CRITERION, "valueCodeableConcept": {"text": text}, "exclude": True}
+            for text in NCT03459976_EXCLUSION
+        ),
+        {
+            "code": AGE,
+            "valueRange": {
+                "low": {"value": 40, "unit": "Years", "system": UCUM, "code": "a"},
+                "high": {"value": 70, "unit": "Years", "system": UCUM, "code": "a"},
+            },
+            "exclude": False,
+        },
+        {
+            "code": SEX,
+            "valueCodeableConcept": {
+                "coding": [
+                    {"system": "http://hl7.org/fhir/administrative-gender", "code": "female", "display": "Female"}
+                ]
+            },
+            "exclude": False,
+        },
+    ]
+    for version in VERSIONS:
+        study, *referenced = resources(trial, version)
+        group = by_type(referenced, "Group")["elig-NCT03459976"]
+        assert group["characteristic"] == expected, version
+        assert problems(group, version) == []
+        if version == "R5":
+            assert group["description"] == read.eligibility.criteria
+            assert study["recruitment"]["eligibility"] == {"reference": "Group/elig-NCT03459976"}
+        else:
+            assert group["extension"] == [
+                {"url": ELIGIBILITY_CRITERIA_EXTENSION, "valueMarkdown": read.eligibility.criteria}
+            ]
+            assert study["enrollment"] == [{"reference": "Group/elig-NCT03459976"}]
+
+
+def test_the_split_criteria_of_a_real_record_are_characteristics(trials):
+    """As read (the criteria split from the block by the mapping), NCT03459976's Group holds the criteria
+    read by hand from the record."""
+    group = group_of(nct03459976(trials), "R4")
+    assert criteria_of(group) == [(t, False) for t in NCT03459976_INCLUSION] + [
+        (t, True) for t in NCT03459976_EXCLUSION
+    ]
+
+
+def test_a_criterion_keeps_its_sub_criteria(trials):
+    """NCT02552212 (API v2): the inclusion criterion "Active disease at Screening as defined by" has two
+    sub-criteria (BASDAI score >= 4, spinal pain >= 4), one text with them on lines of their own."""
+    read = trial_of(trials, "NCT02552212")
+    item = (
+        "Active disease at Screening as defined by\n"
+        "- Bath Ankylosing Spondylitis Disease Activity Index (BASDAI) score >= 4\n"
+        "- Spinal pain >= 4 on a 0 to 10 Numerical Rating Scale (NRS)"
+    )
+    assert read.eligibility.inclusion[4] == item  # as the mapping splits the block
+    trial = with_items(
+        read, ["At least 18 years old at the start of Screening Visit", item], ["Recent live vaccination"]
+    )
+    for version in VERSIONS:
+        group = group_of(trial, version)
+        assert criteria_of(group)[1] == (item, False)
+        assert criteria_of(group_of(read, version))[4] == (item, False)
+        assert problems(group, version) == []
+
+
+def test_the_group_id_stays_when_the_criteria_change(trials):
+    """The Group's id is the trial's: criteria reordered or edited change its characteristics, not its id."""
+    trial = with_items(nct03459976(trials), NCT03459976_INCLUSION, NCT03459976_EXCLUSION)
+    edited = with_items(trial, NCT03459976_INCLUSION, [*NCT03459976_EXCLUSION[::-1][:-1], "Smoker (any tobacco)."])
+    for version in VERSIONS:
+        before, after = group_of(trial, version), group_of(edited, version)
+        assert before["id"] == after["id"] == "elig-NCT03459976"
+        assert before["identifier"] == after["identifier"]
+        assert criteria_of(after)[1:] == [(t, True) for t in edited.eligibility.exclusion]
+        assert criteria_of(before) != criteria_of(after)
+
+
+def test_ages_in_ucum_and_sex_where_coded(trials):
+    """NCT02028676 (legacy XML: All, 3 Months to 17 Years), NCT00734539 (legacy XML: All, minimum N/A, maximum 5
+    Days), NCT04386109 (classic API: 1 Day to 29 Days), NCT03459976 (Female, 40 to 70 Years): one Range in
+    UCUM, the registry's word as its unit; no sex characteristic for All."""
+    cases = {
+        ("NCT02028676", "ctgov-xml"): (
+            {"value": 3, "unit": "Months", "code": "mo"},
+            {"value": 17, "unit": "Years", "code": "a"},
+        ),
+        ("NCT00734539", "ctgov-xml"): (None, {"value": 5, "unit": "Days", "code": "d"}),
+        ("NCT04386109", "ctgov-classic"): (
+            {"value": 1, "unit": "Day", "code": "d"},
+            {"value": 29, "unit": "Days", "code": "d"},
+        ),
+    }
+    for (nct, fmt), (low, high) in cases.items():
+        trial = next(t for t in trials if t.id == nct and t.source.format == fmt)
+        group = group_of(trial, "R5")
+        (age,) = [c for c in group["characteristic"] if c["code"] == AGE]
+        expected = {k: {**v, "system": UCUM} for k, v in (("low", low), ("high", high)) if v}
+        assert age == {"code": AGE, "valueRange": expected, "exclude": False}, nct
+        assert [c for c in group["characteristic"] if c["code"] == SEX] == []  # All: no limit to code
+    # every real record's ages become a range, and only FEMALE and MALE a sex
+    for trial in trials:
+        group = next((r for r in resources(trial, "R4") if r["resourceType"] == "Group"), None)
+        eligibility = trial.eligibility
+        ages = [c for c in (group or {}).get("characteristic", []) if c["code"] == AGE]
+        sexes = [c for c in (group or {}).get("characteristic", []) if c["code"] == SEX]
+        assert len(ages) == bool(eligibility and (eligibility.minimum_age or eligibility.maximum_age)), trial.id
+        assert len(sexes) == (eligibility is not None and eligibility.sex in ("FEMALE", "MALE")), trial.id
+
+
+def test_a_group_without_a_criteria_block(trials):
+    """Ages and sex without a block still make the Group, and the study refers to it; nothing at all, none."""
+    trial = nct03459976(trials)
+    trial = with_items(trial, [], [], criteria=None)
+    for version in VERSIONS:
+        study, *referenced = resources(trial, version)
+        group = by_type(referenced, "Group")["elig-NCT03459976"]
+        assert "description" not in group and "extension" not in group
+        assert [c["code"] for c in group["characteristic"]] == [AGE, SEX]
+        assert problems(group, version) == []
+        assert (study.get("recruitment", {}).get("eligibility") or study["enrollment"][0]) == {
+            "reference": "Group/elig-NCT03459976"
+        }
+    nothing = trial.model_copy(update={"eligibility": None})
+    for version in VERSIONS:
+        study, *referenced = resources(nothing, version)
+        assert by_type(referenced, "Group") == {}
+        assert "enrollment" not in study and "eligibility" not in study.get("recruitment", {})
 
 
 def plan_id(key: str) -> str:

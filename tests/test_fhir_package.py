@@ -22,6 +22,9 @@ from trialport import pipeline
 from trialport.fhir.codes import (
     CANONICAL,
     CELL_THERAPY_SYSTEM,
+    CRITERION_CODE,
+    CRITERION_DISPLAY,
+    ELIGIBILITY_CHARACTERISTIC_SYSTEM,
     ELIGIBILITY_CRITERIA_EXTENSION,
     INTERVENTION_ARM_EXTENSION,
     INTERVENTION_OTHER_NAME_EXTENSION,
@@ -50,6 +53,7 @@ URLS = {
     "CodeSystem-reference-type.json": REFERENCE_TYPE_SYSTEM,
     "CodeSystem-cell-therapy.json": CELL_THERAPY_SYSTEM,
     "CodeSystem-antigen.json": ANTIGEN,
+    "CodeSystem-eligibility-characteristic.json": ELIGIBILITY_CHARACTERISTIC_SYSTEM,
     "ValueSet-recruitment-status.json": f"{CANONICAL}/ValueSet/recruitment-status",
     "ValueSet-reference-type.json": f"{CANONICAL}/ValueSet/reference-type",
 }
@@ -253,6 +257,16 @@ def test_antigen_codes_are_the_table_rows_without_a_gene(release):
         concept = codes[row["key"]]
         assert concept["display"] == row["display"] == "GD2 ganglioside (a glycolipid: no gene code)"
         assert [d["value"] for d in concept["designation"]] == row["synonyms"].split("|") == ["disialoganglioside GD2"]
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_the_eligibility_characteristic_is_the_criterion_the_export_writes(release):
+    """One code: a criterion of the eligibility block as text; inclusion or exclusion is the characteristic's
+    ``exclude``, not a code of its own."""
+    codes = _codes(release, "eligibility-characteristic")
+    assert list(codes) == [CRITERION_CODE] == ["criterion"]
+    assert codes["criterion"]["display"] == CRITERION_DISPLAY == "Eligibility criterion"
+    assert "exclude" in codes["criterion"]["definition"]
 
 
 def test_both_releases_define_the_same_things():

@@ -19,6 +19,7 @@ from fhir_servers import node_tools
 from trialport import pipeline
 from trialport.fhir.codes import (
     CANONICAL,
+    ELIGIBILITY_CHARACTERISTIC_SYSTEM,
     ELIGIBILITY_CRITERIA_EXTENSION,
     INTERVENTION_ARM_EXTENSION,
     INTERVENTION_OTHER_NAME_EXTENSION,
@@ -30,6 +31,8 @@ from trialport.fhir.codes import (
     VERSIONS,
     XVER,
 )
+from trialport.fhir.referenced import eligibility_group
+from trialport.model import Trial
 
 pytestmark = pytest.mark.slow
 
@@ -413,3 +416,106 @@ def test_the_validator_knows_the_plan_types_in_r4(fhirjs, version):
     assert errors_of(result) == [
         ("PlanDefinition.type.coding[0]", f'code "clinical-protocols" is not in CodeSystem {PLAN_TYPE_SYSTEM}')
     ]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_exported_groups_hold_criteria_ages_and_sex(exported, version):
+    """The export validated above has Groups with each kind of characteristic: criteria split from the real
+    blocks (inclusion and exclusion), age ranges, and a sex."""
+    lines = (exported / version / "Group.ndjson").read_text(encoding="utf-8").splitlines()
+    kinds = Counter()
+    for group in map(json.loads, lines):
+        codes = {(c["code"]["coding"][0]["code"], c["exclude"]) for c in group.get("characteristic", [])}
+        kinds.update(codes)
+    assert kinds[("criterion", False)] > 300 and kinds[("criterion", True)] > 300
+    assert kinds[("30525-0", False)] > 300  # age
+    assert kinds[("46098-0", False)] > 30  # sex: FEMALE or MALE
+    assert {code for code, _ in kinds} == {"criterion", "30525-0", "46098-0"}
+
+
+# NCT03459976 (tests/data/ctgov/aact-fixtures/legacy-xml), read by hand: Female, 40 Years to 70 Years; one
+# inclusion criterion and eight exclusion criteria, of which the first and the last are given here.
+def _group(version: str, gid: str = "elig-NCT03459976") -> dict:
+    (result,) = pipeline.read([CTGOV / "aact-fixtures" / "legacy-xml" / "NCT03459976.xml"])
+    trial = result.result
+    assert isinstance(trial, Trial)
+    items = {
+        "inclusion": ["Age (45 - 70 yr old)."],
+        "exclusion": ["Age more than 70 yr and less than 40 yr.", "Smoker."],
+    }
+    trial = trial.model_copy(update={"eligibility": trial.eligibility.model_copy(update=items)})
+    return eligibility_group(trial, version) | {"id": gid}
+
+
+def _without_exclude(version):
+    group = _group(version, "criterion-without-exclude")
+    del group["characteristic"][0]["exclude"]
+    return group
+
+
+def _without_value(version):
+    group = _group(version, "criterion-without-value")
+    del group["characteristic"][2]["valueCodeableConcept"]
+    return group
+
+
+def _criterion_code_misspelt(version):
+    group = _group(version, "criterion-code-misspelt")
+    group["characteristic"][1]["code"]["coding"][0]["code"] = "criteria"
+    return group
+
+
+def _criterion_display_changed(version):
+    group = _group(version, "criterion-display-changed")
+    group["characteristic"][1]["code"]["coding"][0]["display"] = "Exclusion criterion"
+    return group
+
+
+def _sex_not_a_gender_code(version):
+    group = _group(version, "sex-not-a-gender-code")
+    group["characteristic"][-1]["valueCodeableConcept"]["coding"][0]["code"] = "F"
+    return group
+
+
+CRITERION_CODING = "Group.characteristic[1].code.coding[0]"
+BROKEN_GROUPS = {
+    _without_exclude: [("Group.characteristic[0].exclude", "Missing property")],
+    _without_value: [("Group.characteristic[2].value[x]", "Missing property")],
+    _criterion_code_misspelt: [
+        (CRITERION_CODING, f'code "criteria" is not in CodeSystem {ELIGIBILITY_CHARACTERISTIC_SYSTEM}')
+    ],
+    _criterion_display_changed: [
+        (
+            CRITERION_CODING,
+            f'display "Exclusion criterion" of {ELIGIBILITY_CHARACTERISTIC_SYSTEM}|criterion is not the CodeSystem\'s '
+            '"Eligibility criterion"',
+        )
+    ],
+    _sex_not_a_gender_code: [
+        (
+            "Group.characteristic[4].valueCodeableConcept.coding[0]",
+            'code "F" is not in CodeSystem http://hl7.org/fhir/administrative-gender',
+        )
+    ],
+}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_validator_judges_the_group_characteristics(fhirjs, version):
+    """A Group of criteria, ages and sex is valid in each version; each broken one fails with what is wrong
+    with it (a characteristic without exclude or without a value, a criterion code or display not our code
+    system's, a sex outside administrative gender)."""
+    group = _group(version)
+    assert [c["code"]["coding"][0]["code"] for c in group["characteristic"]] == [
+        "criterion",
+        "criterion",
+        "criterion",
+        "30525-0",
+        "46098-0",
+    ]
+    broken = [build(version) for build in BROKEN_GROUPS]
+    results = {r["id"]: r for r in fhirjs(version, group, *broken)}
+    assert errors_of(results["Group/elig-NCT03459976"]) == []
+    for build, resource in zip(BROKEN_GROUPS, broken, strict=True):
+        # FHIR.js says a missing value[x] once per type it could have
+        assert sorted(set(errors_of(results[f"Group/{resource['id']}"]))) == BROKEN_GROUPS[build], build.__name__

@@ -43,6 +43,7 @@ from trialport.fhir.referenced import (
     Person,
     eligibility_group,
     group_id,
+    has_eligibility_group,
     location,
     location_id,
     organization,
@@ -423,7 +424,7 @@ def research_study_r5(trial: Trial, parts: _Parts | None = None) -> Resource:
     if trial.why_stopped:
         study["whyStopped"] = {"text": trial.why_stopped}
     recruitment = _recruitment(trial)
-    if trial.eligibility and trial.eligibility.criteria:
+    if has_eligibility_group(trial):
         recruitment["eligibility"] = {"reference": f"Group/{group_id(trial)}"}
     if recruitment:
         study["recruitment"] = recruitment
@@ -530,7 +531,6 @@ def research_study_r4b(trial: Trial, parts: _Parts | None = None, r5: Resource |
             if numbers := telecom(person):
                 detail["telecom"] = numbers
             contacts.append(detail)
-    criteria = trial.eligibility.criteria if trial.eligibility else None
     return _drop_empty(
         {
             "resourceType": "ResearchStudy",
@@ -550,7 +550,7 @@ def research_study_r4b(trial: Trial, parts: _Parts | None = None, r5: Resource |
             "keyword": [*r5.get("keyword", []), *cell_therapy_concepts(trial)],
             "location": r5.get("region"),
             "description": trial.detailed_description or trial.brief_summary,
-            "enrollment": [{"reference": f"Group/{group_id(trial)}"}] if criteria else None,
+            "enrollment": [{"reference": f"Group/{group_id(trial)}"}] if has_eligibility_group(trial) else None,
             "period": r5.get("period"),
             "sponsor": sponsor,
             "principalInvestigator": investigator,

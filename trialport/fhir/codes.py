@@ -20,6 +20,18 @@ INTERVENTION_OTHER_NAME_EXTENSION = f"{CANONICAL}/StructureDefinition/interventi
 INTERVENTION_ARM_EXTENSION = f"{CANONICAL}/StructureDefinition/intervention-arm"
 RECRUITMENT_STATUS_SYSTEM = f"{CANONICAL}/CodeSystem/recruitment-status"  # API v2 site statuses
 REFERENCE_TYPE_SYSTEM = f"{CANONICAL}/CodeSystem/reference-type"  # BACKGROUND, RESULT, DERIVED
+# Group.characteristic.code of one eligibility criterion as text (its value): LOINC and SNOMED CT have no
+# concept for a protocol's free-text criterion, and NCIt's Inclusion Criteria (C25532) / Exclusion Criteria
+# (C25370) would say again what Group.characteristic.exclude says
+ELIGIBILITY_CHARACTERISTIC_SYSTEM = f"{CANONICAL}/CodeSystem/eligibility-characteristic"
+CRITERION_CODE, CRITERION_DISPLAY = "criterion", "Eligibility criterion"
+# Group.characteristic.code of the age limits and of the sex the study takes (LOINC: free to use)
+LOINC = "http://loinc.org"
+AGE_CODE, AGE_DISPLAY = "30525-0", "Age"
+SEX_CODE, SEX_DISPLAY = "46098-0", "Sex"
+UCUM_SYSTEM = "http://unitsofmeasure.org"
+GENDER_SYSTEM = "http://hl7.org/fhir/administrative-gender"  # the same URL in R4, R4B and R5
+GENDERS = {"FEMALE": ("female", "Female"), "MALE": ("male", "Male")}  # API v2 sex → code, display; ALL: none
 ORGANIZATION_ID_SYSTEM = f"{CANONICAL}/sid/organization"
 LOCATION_ID_SYSTEM = f"{CANONICAL}/sid/location"
 PRACTITIONER_ID_SYSTEM = f"{CANONICAL}/sid/practitioner"

@@ -17,6 +17,7 @@ from trialport.fhir.codes import (
     CONTACT_ELEMENT,
     CONTACT_ROLE,
     ELIGIBILITY_CRITERIA_EXTENSION,
+    GENDERS,
     GROUP_ID_PREFIX,
     GROUP_ID_SYSTEM,
     LOCATION_ID_SYSTEM,
@@ -28,6 +29,7 @@ from trialport.fhir.codes import (
     SITE_CONTACT_ELEMENT,
     SITE_CONTACT_ROLES,
 )
+from trialport.fhir.eligibility import age_quantity, characteristics
 from trialport.model import Trial, normal
 
 Resource = dict[str, Any]
@@ -193,26 +195,45 @@ def group_id(trial: Trial) -> str:
 
 
 def eligibility_group(trial: Trial, version: str) -> Resource | None:
-    """The definitional Group of who may take part: the registry's whole criteria block (not split)."""
-    criteria = trial.eligibility.criteria if trial.eligibility else None
-    if not criteria:
+    """The definitional Group of who may take part: the registry's whole criteria block (R5 ``description``;
+    R4 and R4B an extension), and each criterion, the age limits and the sex as characteristics. Its id is
+    the trial's: editing or reordering the criteria changes the Group, not its id. None when the trial says
+    nothing of who may take part."""
+    eligibility = trial.eligibility
+    criteria = eligibility.criteria if eligibility else None
+    traits = characteristics(eligibility)
+    if not criteria and not traits:
         return None
+    gid = group_id(trial)
+    group: Resource = {"resourceType": "Group", "id": gid}
+    if criteria and version != "R5":
+        group["extension"] = [{"url": ELIGIBILITY_CRITERIA_EXTENSION, "valueMarkdown": criteria}]
+    group["identifier"] = [{"system": GROUP_ID_SYSTEM, "value": gid}]
+    group["name"] = f"Eligibility: {trial.title}"
     if version == "R5":
-        return {
-            "resourceType": "Group",
-            "id": group_id(trial),
-            "identifier": [{"system": GROUP_ID_SYSTEM, "value": group_id(trial)}],
-            "name": f"Eligibility: {trial.title}",
-            "description": criteria,
-            "type": "person",
-            "membership": "definitional",
-        }
-    return {
-        "resourceType": "Group",
-        "id": group_id(trial),
-        "extension": [{"url": ELIGIBILITY_CRITERIA_EXTENSION, "valueMarkdown": criteria}],
-        "identifier": [{"system": GROUP_ID_SYSTEM, "value": group_id(trial)}],
-        "name": f"Eligibility: {trial.title}",
-        "type": "person",
-        "actual": False,
-    }
+        if criteria:
+            group["description"] = criteria
+        group["type"] = "person"
+        group["membership"] = "definitional"
+    else:
+        group["type"] = "person"
+        group["actual"] = False
+    if traits:
+        group["characteristic"] = traits
+    return group
+
+
+def has_eligibility_group(trial: Trial) -> bool:
+    """Whether ``eligibility_group`` writes a Group for the trial (what the study refers to)."""
+    e = trial.eligibility
+    return bool(
+        e
+        and (
+            e.criteria
+            or e.inclusion
+            or e.exclusion
+            or e.sex in GENDERS
+            or age_quantity(e.minimum_age)
+            or age_quantity(e.maximum_age)
+        )
+    )

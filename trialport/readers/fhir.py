@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from trialport.fhir import read as fhir_read
 from trialport.fhir.codes import R4_ONLY_ELEMENTS, XVER
+from trialport.fhir.eligibility import from_characteristics
 from trialport.model import Source
 from trialport.readers.assemble import assemble
 from trialport.readers.base import ReadResult, Rejection, sha256
@@ -259,7 +260,7 @@ def study(resource: dict[str, Any], path: str, record: str | None, resolve: Reso
     """One ResearchStudy as a Trial (or a Rejection naming it); ``resolve`` finds what it refers to."""
     fmt = f"fhir-{version_of(resource).lower()}"
     try:
-        fields, nct = fhir_read.fields(resource, resolve)
+        fields, nct = _fields(resource, resolve)
         source = Source(
             format=fmt, path=path, record=nct or resource.get("id") or record, sha256=sha256(orjson.dumps(resource))
         )
@@ -274,3 +275,27 @@ def study(resource: dict[str, Any], path: str, record: str | None, resolve: Reso
             local if isinstance(local, str) and len(local) <= 64 else record,
             f"{type(error).__name__}: {error}".splitlines()[0],
         )
+
+
+def _fields(resource: dict[str, Any], resolve: Resolve | None) -> tuple[dict[str, Any], str | None]:
+    """The study's fields, and from its eligibility Group (looked up once, as they are read) the criteria
+    one by one, the age limits and the sex. Criteria the Group holds come back as they are, not split
+    again from the block; a Group without them leaves the block to be split as any reader's is."""
+    reference = (resource.get("recruitment") or {}).get("eligibility") or next(
+        iter(resource.get("enrollment") or []), None
+    )
+    target = reference.get("reference") if isinstance(reference, dict) else None
+    if resolve is None or not isinstance(target, str):
+        return fhir_read.fields(resource, resolve)
+    groups: list[dict[str, Any]] = []
+
+    def remembering(wanted: str) -> dict[str, Any] | None:
+        found = resolve(wanted)
+        if wanted == target and isinstance(found, dict) and found.get("resourceType") == "Group":
+            groups.append(found)
+        return found
+
+    fields, nct = fhir_read.fields(resource, remembering)
+    if groups and (data := from_characteristics(groups[0])):
+        fields["eligibility"] = {**(fields.get("eligibility") or {}), **data}
+    return fields, nct
