@@ -5,8 +5,8 @@ to (Location, PractitionerRole, Group, PlanDefinition): ``resolve`` finds those 
 read with the study (a Bundle's entries, the NDJSON files beside it). What cannot be found is said in a
 diagnostic, never guessed. Codings come back with origin ``registry`` (FHIR does not say where a code
 came from); the mapping adds the curated ones again, so a round trip keeps the same codes. What FHIR
-does not carry (the interventions each arm lists, eligibility other than the criteria text) does not
-come back.
+does not carry (the interventions each arm lists; of eligibility, the healthy-volunteers flag, the age
+groups, the study population and sampling method) does not come back.
 """
 
 from __future__ import annotations
