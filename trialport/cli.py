@@ -445,7 +445,8 @@ def sync(
         err.print(escape(f"sync stopped: {error}"), highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
-        err.print(escape(f"interrupted: what the server confirmed is in {state_file}; the next run completes it"))
+        message = f"interrupted: what the server confirmed is in {state_file}; the next run completes it"
+        err.print(escape(message), highlight=False, soft_wrap=True)
         raise typer.Exit(130) from None
     for line in syncing.report_lines(report):
         out.print(escape(line), highlight=False, soft_wrap=True)

@@ -1,0 +1,301 @@
+"""``trialport sync`` against the stand-in API (the real records) and a real FHIR server (sekmet-fhir):
+the first run pushes the whole query, a run with nothing changed pushes nothing, a later run pushes
+exactly the trials that changed or left the query, an interrupted run is completed by the next, two runs
+at once are refused, and a trial the registry dropped is reported, or deleted when asked."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+from conftest import v2_studies
+from ctgov_api_server import CtgovApiServer, Refused, nct_id
+from fhir_servers import TOKEN, FaultyFront, count, sekmet, stored
+
+from trialport.ctgov_api import ApiClient
+from trialport.fetch import Query
+from trialport.fhirclient import Client
+from trialport.sync import SyncError, status_lines, sync
+from trialport.sync_state import State
+
+pytestmark = pytest.mark.slow  # starts a FHIR server
+
+STATUSES = "RECRUITING,NOT_YET_RECRUITING,ACTIVE_NOT_RECRUITING"
+QUERY = Query(status=STATUSES)
+
+
+def in_query() -> list[str]:
+    """The NCT numbers of the raw records whose overallStatus the query names (read from the files)."""
+    wanted = set(STATUSES.split(","))
+    return sorted(nct_id(s) for s in v2_studies() if s["protocolSection"]["statusModule"]["overallStatus"] in wanted)
+
+
+class IdsApi(CtgovApiServer):
+    """The stand-in, also answering ``fields=NCTId`` as the API does: each study cut down to its NCT number."""
+
+    def page(self, params: dict[str, str]) -> bytes:
+        if "fields" not in params:
+            return super().page(params)
+        if params["fields"] != "NCTId":
+            raise Refused(f"fields: only NCTId is served, not {params['fields']!r}")
+        page = orjson.loads(super().page({k: v for k, v in params.items() if k != "fields"}))
+        page["studies"] = [{"protocolSection": {"identificationModule": {"nctId": nct_id(s)}}} for s in page["studies"]]
+        return orjson.dumps(page)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with sekmet(tmp_path_factory.mktemp("sekmet")) as base:
+        yield base
+
+
+@pytest.fixture
+def fresh(tmp_path):
+    """A server of its own, empty, for a test that counts what the server holds."""
+    (tmp_path / "sekmet").mkdir()
+    with sekmet(tmp_path / "sekmet") as base:
+        yield base
+
+
+def run(api: CtgovApiServer, base: str, state: Path, retries: int = 4, **options):
+    """One sync, without the API's pacing and with short waits between retries."""
+    client = ApiClient(api.url, per_minute=1_000_000, backoff=0.01)
+    fhir = Client(base, token=TOKEN, retries=retries, backoff=0.01)
+    return sync(options.pop("query", QUERY), base, state, api_client=client, fhir_client=fhir, version="R4", **options)
+
+
+def studies_sent(front: FaultyFront, since: int) -> list[str]:
+    """The ResearchStudies of the transactions the front received from POST number ``since`` on."""
+    return [
+        e["resource"]["id"]
+        for body in front.bodies[since:]
+        for e in json.loads(body)["entry"]
+        if e["resource"]["resourceType"] == "ResearchStudy"
+    ]
+
+
+def get(base: str, path: str) -> httpx.Response:
+    return httpx.get(f"{base}/{path}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
+
+
+def test_first_run_pushes_the_query_then_nothing_then_exactly_what_changed(fresh, tmp_path):
+    expected = in_query()
+    assert len(expected) == 46  # 26 RECRUITING + 9 NOT_YET_RECRUITING + 11 ACTIVE_NOT_RECRUITING records
+    state = tmp_path / "sync.sqlite"
+    front = FaultyFront(fresh)
+    with IdsApi() as api:
+        first = run(api, front.url, state)
+        assert first.kind == "full" and sorted(first.pushed) == expected and not first.failed
+        assert count(fresh, "ResearchStudy") == 46
+        assert sorted(studies_sent(front, 0)) == expected
+
+        # nothing changed: the ids of the query, the studies updated since the data timestamp; nothing pushed
+        posts, asked = front.requests, len(api.seen())
+        second = run(api, front.url, state)
+        assert second.kind == "incremental" and second.pushed == [] and second.unchanged == second.fetched
+        assert front.requests == posts  # not one transaction
+        params = [r.params for r in api.seen()[asked:]]
+        assert params[0]["fields"] == "NCTId" and params[0]["filter.overallStatus"] == STATUSES
+        assert params[1]["filter.advanced"] == "AREA[LastUpdatePostDate]RANGE[2025-12-05,MAX]"
+
+        # 3 records updated (a new title), 1 leaves the query (no longer recruiting)
+        recruiting = [
+            n for n in expected if api.records[n]["protocolSection"]["statusModule"]["overallStatus"] == "RECRUITING"
+        ]
+        changed, leaving = recruiting[:3], recruiting[3]
+        for nct in changed:
+            study = orjson.loads(orjson.dumps(api.records[nct]))
+            study["protocolSection"]["identificationModule"]["briefTitle"] += " (amended)"
+            api.put(study)
+            api.set_last_update(nct, "2026-01-15")
+        api.set_status(leaving, "COMPLETED")
+        api.data_timestamp = "2026-01-15T00:00:00"
+        posts = front.requests
+        third = run(api, front.url, state)
+        assert sorted(third.pushed) == sorted([*changed, leaving])
+        assert third.left == [leaving] and third.unchanged == third.fetched - 4
+        assert sorted(studies_sent(front, posts)) == sorted([*changed, leaving])  # exactly those four were sent
+        assert count(fresh, "ResearchStudy") == 46
+        assert get(fresh, f"ResearchStudy/{changed[0]}").json()["title"].endswith(" (amended)")
+        assert get(fresh, f"ResearchStudy/{leaving}").json()["status"] == "completed"
+
+        # the trial that left is read again by id, and stays quiet while it does not change
+        posts = front.requests
+        fourth = run(api, front.url, state)
+        assert fourth.pushed == [] and front.requests == posts and fourth.by_id == 1
+    front.close()
+    with State(state, lock=False) as kept:
+        rows = kept.trials()
+    assert len(rows) == 46 and {r.status for r in rows.values()} == {"pushed"}
+    assert [n for n, r in rows.items() if not r.in_query] == [leaving]
+    assert rows[changed[0]].last_update == "2026-01-15"
+
+
+def test_a_run_stopped_part_way_is_completed_by_the_next(fresh, tmp_path):
+    expected = in_query()
+    state = tmp_path / "sync.sqlite"
+    front = FaultyFront(fresh, fault="500", faults=10_000, start=2)  # the server is gone after 2 transactions
+    with IdsApi() as api:
+        with pytest.raises(SyncError, match="FHIR server: HTTP 500 after 2 attempts"):
+            run(api, front.url, state, retries=1, batch_size=10)
+        with State(state, lock=False) as kept:
+            rows = kept.trials()
+            confirmed = kept.hashes()
+            last = kept.runs(1)[0]
+        pushed = sorted(n for n, r in rows.items() if r.status == "pushed")
+        assert len(pushed) == 20 and pushed == sorted(studies_sent(front, 0)[:20])  # two batches of 10 confirmed
+        # the batch the server never answered is failed, with why; the trials after it were not reached
+        failing = {n: r for n, r in rows.items() if n not in pushed}
+        assert len(failing) == 10 and {r.status for r in failing.values()} == {"failed"}
+        assert {r.message for r in failing.values()} == {"HTTP 500 after 2 attempts"}
+        assert {trial for _, _, trial in confirmed.values() if trial} == set(pushed)  # nothing claimed unconfirmed
+        assert last["status"] == "failed" and last["message"].startswith("FHIR server: HTTP 500")
+        assert sum(" failed: HTTP 500 after 2 attempts" in line for line in status_lines(state)) == 10
+
+        front.faults = 0  # the server is back
+        again = run(api, front.url, state, batch_size=10)
+        assert sorted(again.pushed) == sorted(set(expected) - set(pushed)) and not again.failed
+    front.close()
+    on_server = sorted(r["id"] for r in stored(fresh, "ResearchStudy"))
+    assert on_server == expected  # exactly one ResearchStudy per trial
+    with State(state, lock=False) as kept:
+        assert {r.status for r in kept.trials().values()} == {"pushed"} and len(kept.trials()) == 46
+        assert kept.get("last_success") is not None
+
+
+def test_an_answer_lost_after_the_server_applied_it_is_sent_again_not_doubled(fresh, tmp_path):
+    state = tmp_path / "sync.sqlite"
+    front = FaultyFront(fresh, fault="lost", faults=1, start=1)  # the second transaction's answer never arrives
+    with IdsApi() as api:
+        with pytest.raises(SyncError, match="Server disconnected without sending a response"):
+            run(api, front.url, state, retries=0, batch_size=10)
+        with State(state, lock=False) as kept:
+            rows = kept.trials()
+        lost = studies_sent(front, 1)
+        assert len(lost) == 10 and {rows[n].status for n in lost} == {"failed"}  # applied, but never confirmed
+        second = run(api, front.url, state, batch_size=10)
+        assert sorted(second.pushed) == sorted(set(in_query()) - {n for n, r in rows.items() if r.status == "pushed"})
+        assert set(lost) <= set(second.pushed) and len(second.pushed) == 36
+    front.close()
+    assert sorted(r["id"] for r in stored(fresh, "ResearchStudy")) == in_query()
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "trialport", "sync", *args]
+
+
+def test_two_syncs_at_once_the_second_refuses(server, tmp_path):
+    state = tmp_path / "sync.sqlite"
+    env = {**os.environ, "FHIR_TOKEN": TOKEN}
+    with IdsApi() as api:
+        api.inject("slow", [1], delay=4)  # the first run's fetch takes a while
+        common = ["--api", api.url, "--per-minute", "100000", "--status", STATUSES, "--fhir-version", "R4"]
+        common += ["--server", server, "--state", str(state), "--token-env", "FHIR_TOKEN"]
+        first = subprocess.Popen(cli(*common), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while not api.seen() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        second = subprocess.run(cli(*common), env=env, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1
+        message = second.stderr.strip()
+        assert "\n" not in message
+        assert message.startswith(f"sync stopped: {state}: another sync is running on this state (pid {first.pid},")
+        out, _ = first.communicate(timeout=120)
+        assert first.returncode == 0 and "46 trials pushed" in out.decode()
+
+
+def test_ctrl_c_part_way_loses_nothing_and_the_next_run_completes(fresh, tmp_path):
+    state = tmp_path / "sync.sqlite"
+    env = {**os.environ, "FHIR_TOKEN": TOKEN}
+    front = FaultyFront(fresh, fault="slow", faults=1, start=1)  # the second transaction takes a while
+    with IdsApi() as api:
+        common = ["--api", api.url, "--per-minute", "100000", "--status", STATUSES, "--fhir-version", "R4"]
+        common += ["--server", front.url, "--state", str(state), "--token-env", "FHIR_TOKEN", "--batch-size", "10"]
+        running = subprocess.Popen(cli(*common), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while front.requests < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        running.send_signal(signal.SIGINT)
+        _, err = running.communicate(timeout=60)
+        assert running.returncode == 130 and b"the next run completes it" in err
+        with State(state, lock=False) as kept:
+            rows = kept.trials()
+            assert kept.runs(1)[0]["status"] == "interrupted"
+        first_batch = studies_sent(front, 0)[:10]
+        assert sorted(n for n, r in rows.items() if r.status == "pushed") == sorted(first_batch)
+        assert sorted(n for n, r in rows.items() if r.status == "pending") == sorted(studies_sent(front, 1)[:10])
+        front.faults = 0
+        again = run(api, front.url, state)
+        assert sorted(again.pushed) == sorted(set(in_query()) - set(first_batch))
+    front.close()
+    assert sorted(r["id"] for r in stored(fresh, "ResearchStudy")) == in_query()
+
+
+def test_show_state_tells_the_trials_the_last_run_and_what_failed(server, tmp_path):
+    state = tmp_path / "sync.sqlite"
+    refused = in_query()[5]
+    front = FaultyFront(server, refuse=f'"id":"{refused}"')  # a server that refuses this one study
+    with IdsApi() as api:
+        report = run(api, front.url, state)
+    front.close()
+    assert list(report.failed) == [refused] and len(report.pushed) == 45
+    shown = subprocess.run(cli("--show-state", "--state", str(state)), capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0
+    lines = shown.stdout.splitlines()
+    assert lines[0] == f"state {state}: {front.url} (R4, put)"
+    assert lines[1] == f"query: filter.overallStatus={STATUSES}"
+    assert lines[2] == "trials: 46 (45 pushed, 1 failed)"
+    assert lines[4] == "last successful run: none"
+    assert lines[5] == "data timestamp: 2025-12-05T00:00:00 (the next run reads what was updated since)"
+    assert lines[6].startswith("last run: #1 full failed, started ") and "45 pushed, 0 unchanged, 1 failed" in lines[6]
+    assert lines[7] == f"  {refused} failed: HTTP 400: ResearchStudy.phase: not allowed here"
+
+
+def test_a_trial_the_registry_dropped_is_reported_and_deleted_only_when_asked(server, tmp_path):
+    state = tmp_path / "sync.sqlite"
+    query = Query(nct="NCT00973089,NCT02552212")
+    with IdsApi() as api:
+        assert not run(api, server, state, query=query, out=tmp_path / "out", formats=["fhir"]).failed
+        written = (tmp_path / "out" / "fhir" / "R4" / "ResearchStudy.ndjson").read_text(encoding="utf-8").splitlines()
+        assert sorted(json.loads(line)["id"] for line in written) == ["NCT00973089", "NCT02552212"]  # --out
+        assert get(server, "ResearchStudy/NCT02552212").status_code == 200
+        group = get(server, "ResearchStudy/NCT02552212").json()["enrollment"][0]["reference"]
+        api.remove("NCT02552212")
+        kept = run(api, server, state, query=query)
+        assert kept.missing == ["NCT02552212"] and kept.deleted == [] and kept.pushed == []
+        assert get(server, "ResearchStudy/NCT02552212").status_code == 200  # reported, not deleted
+        assert any(
+            line.startswith("  NCT02552212 missing: not returned by the registry") for line in status_lines(state)
+        )
+        gone = run(api, server, state, query=query, delete_missing=True)
+        assert gone.deleted == ["NCT02552212"]
+    assert get(server, "ResearchStudy/NCT02552212").status_code in (404, 410)
+    assert get(server, group).status_code in (404, 410)  # its own eligibility Group too
+    assert get(server, "ResearchStudy/NCT00973089").status_code == 200
+
+
+def test_without_fields_the_whole_query_is_read_and_still_nothing_unchanged_is_pushed(server, tmp_path):
+    state = tmp_path / "sync.sqlite"
+    with CtgovApiServer() as api:  # refuses fields=NCTId
+        run(api, server, state)
+        again = run(api, server, state)
+    assert again.kind == "full" and again.pushed == [] and again.shared == 0 and again.unchanged == 46
+    assert again.notes == ["the API refused fields=NCTId: the whole query was read to know its trials"]
+
+
+def test_another_target_or_an_updated_since_is_refused(server, tmp_path):
+    state = tmp_path / "sync.sqlite"
+    with IdsApi() as api:
+        run(api, server, state, query=Query(nct="NCT00973089"))
+        with pytest.raises(SyncError, match=r"this state belongs to another target: fhir_version R4 \(not R5\)"):
+            sync(Query(nct="NCT00973089"), server, state, api_client=ApiClient(api.url), version="R5")
+    with pytest.raises(ValueError, match="--updated-since"):
+        sync(Query(updated_since="2025-01-01"), server, state)
