@@ -45,6 +45,7 @@ def test_workbook_values_cell_by_cell(tmp_path):
         "Sites",
         "People",
         "References",
+        "Eligibility",
         "Conditions",
         "Interventions",
         "Issues",
@@ -95,7 +96,8 @@ def test_workbook_values_cell_by_cell(tmp_path):
         "study type",
     ]
     assert trials[4][11:15] == [1, 7, 0, "CD22"]
-    assert [len(rows(workbook, name)) for name in ("Sites", "People", "References")] == [1, 1, 1]  # seeds: none
+    # the seeds have no sites, people, references or eligibility criteria
+    assert [len(rows(workbook, name)) for name in ("Sites", "People", "References", "Eligibility")] == [1, 1, 1, 1]
     about = dict((r[0], r[1]) for r in rows(workbook, "About"))
     assert about["trials"] == 4 and "trialport convert endpoints.xlsx --to fhir" in about["re-import"]
 
@@ -130,6 +132,28 @@ def test_every_trial_id_column_shows_the_whole_id(tmp_path):
         if "trial id" in header:
             letter = openpyxl.utils.get_column_letter(header.index("trial id") + 1)
             assert sheet.column_dimensions[letter].width >= longest + 2, sheet.title
+    # a key on the Overflow sheet: a trial id, or a row's key such as a site contact's "#s12.3"
+    assert book["Overflow"].column_dimensions["B"].width >= len("local-f0c3595b1dcc#s12.3") + 2
+
+
+def test_time_frame_units_show_as_words_with_the_ucum_code_in_its_own_column(tmp_path):
+    export([CTGOV / "aact-fixtures" / "v2-json"], tmp_path)
+    sheet = openpyxl.load_workbook(tmp_path / "endpoints.xlsx")["Endpoints"]
+    header = [c.value for c in sheet[1]]
+    at = {name: header.index(name) for name in ("time frame", "value", "unit", "UCUM")}
+    words = {"a": "year", "mo": "month", "wk": "week", "d": "day", "h": "hour", "min": "minute"}
+    units = [(r[at["value"]], r[at["unit"]], r[at["UCUM"]]) for r in sheet.iter_rows(min_row=2, values_only=True)]
+    coded = [u for u in units if u[2]]
+    assert len(coded) > 100
+    for value, unit, code in coded:
+        assert unit == words[code] + ("" if value == 1 else "s"), (value, unit, code)
+    # NCT03475563's primary outcomes: time frames "1 day", "30 days", "1 year" in the API v2 record
+    rows = [r for r in sheet.iter_rows(min_row=2, values_only=True) if r[1] == "NCT03475563" and r[3] == "primary"]
+    assert [[r[at[name]] for name in ("time frame", "value", "unit", "UCUM")] for r in rows] == [
+        ["1 day", 1, "day", "d"],
+        ["30 days", 30, "days", "d"],
+        ["1 year", 1, "year", "a"],
+    ]
 
 
 def test_text_that_looks_like_a_formula_stays_text(tmp_path):
@@ -199,7 +223,17 @@ def carried(trial: Trial) -> tuple:
         trial.why_stopped,
         _part(trial.eligibility, ("std_ages", "study_population", "sampling_method")),
         _part(trial.design, ("observational_model", "time_perspective")),
+        criteria(trial),
     )
+
+
+def criteria(trial: Trial) -> tuple:
+    """What the Eligibility sheet carries: the items, else a block that could not be split."""
+    eligibility = trial.eligibility
+    if eligibility is None:
+        return ([], [], None)
+    unsplit = not eligibility.inclusion and not eligibility.exclusion
+    return (eligibility.inclusion, eligibility.exclusion, eligibility.criteria if unsplit else None)
 
 
 def places(trial: Trial) -> tuple:
@@ -244,6 +278,50 @@ def test_round_trip_without_edits_is_lossless_for_what_the_workbook_carries(tmp_
     counted = [sum(len(places(t)[i]) for t in once) for i in range(5)]
     assert counted[0] > 1000 and all(n > 0 for n in counted[1:]), counted  # sites, contacts, ...: much to lose
     assert sum(len(s.contacts) for t in once for s in t.locations) > 100
+    # the criteria the splitter finds in the real blocks, item for item, and the blocks it cannot split, whole
+    items = [len(criteria(t)[0]) + len(criteria(t)[1]) for t in once]
+    assert sum(items) > 4000 and sum(n > 0 for n in items) > 300, (sum(items), sum(n > 0 for n in items))
+    assert sum(criteria(t)[2] is not None for t in once) >= 1  # blocks the splitter leaves whole
+
+
+def _items_by_line(block: str) -> tuple[list[str], list[str]]:
+    """Items for the test below: every line of the block after a heading naming the kind, markers and all."""
+    found: tuple[list[str], list[str]] = ([], [])
+    kind = 0
+    for line in block.splitlines():
+        lowered = line.lower()
+        if "exclusion" in lowered and lowered.rstrip().endswith(":"):
+            kind = 1
+        elif line.strip():
+            found[kind].append(line.strip())
+    return found
+
+
+def test_criteria_items_of_every_real_block_come_back_exactly(tmp_path):
+    """Items made from every real block's lines (whatever the splitter finds): each comes back as written, in
+    its kind and place, and a trial's items with sub-items on lines of their own too."""
+    trials, seen = [], set()
+    for trial in pipeline.trials([CTGOV]):
+        if trial.id in seen or not (trial.eligibility and trial.eligibility.criteria):
+            continue
+        seen.add(trial.id)
+        inclusion, exclusion = _items_by_line(trial.eligibility.criteria)
+        if inclusion:  # one item with its next lines as sub-items, as the convention writes them
+            inclusion = [inclusion[0] + "".join(f"\n- {line}" for line in inclusion[1:3]), *inclusion[3:]]
+        update = {"inclusion": inclusion, "exclusion": exclusion}
+        trials.append(trial.model_copy(update={"eligibility": trial.eligibility.model_copy(update=update)}))
+    exporter = xlsx_exporter.XlsxExporter(tmp_path)
+    for trial in trials:
+        exporter.write(trial)
+    exporter.close()
+    back = {t.id: t for t in (r.result for r in pipeline.read([tmp_path / "endpoints.xlsx"]))}
+    assert len(trials) > 350 and sum(len(t.eligibility.exclusion) for t in trials) > 2500
+    for trial in trials:
+        eligibility = back[trial.id].eligibility
+        assert (eligibility.inclusion, eligibility.exclusion) == (
+            trial.eligibility.inclusion,
+            trial.eligibility.exclusion,
+        ), trial.id
 
 
 def test_edits_come_back_and_bad_rows_are_reported(tmp_path):
@@ -300,7 +378,8 @@ def test_time_frame_units_come_back_from_words_and_ucum_the_ucum_column_first(tm
     (trial,) = [r.result for r in pipeline.read([path]) if r.result.id == "local-f0c3595b1dcc"]
     frames = {o.measure: o.time_frame for o in trial.outcomes}
     assert (frames["DLT"].value, frames["DLT"].unit, frames["DLT"].iso8601) == (2, "a", "P2Y")
-    assert frames["PK"].model_dump() == {
+    frame = frames["PK"].model_dump()  # (the fields of a schedule's points aside)
+    assert {name: frame[name] for name in ("text", "kind", "value", "unit", "iso8601", "comparator", "tolerance")} == {
         "text": "At the end of the study",
         "kind": "duration",
         "value": 18.0,
@@ -308,8 +387,8 @@ def test_time_frame_units_come_back_from_words_and_ucum_the_ucum_column_first(tm
         "iso8601": "P18M",
         "comparator": None,
         "tolerance": None,
-        "anchor": None,
     }
+    assert frame["anchor"] is None
     assert (frames["PD"].kind, frames["PD"].value, frames["PD"].unit) == ("duration", 18.0, "mo")  # the words
 
 

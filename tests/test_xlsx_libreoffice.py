@@ -41,7 +41,8 @@ def _shown(value: object) -> str:
 
 
 def test_libreoffice_opens_every_sheet_with_the_values_written(soffice, tmp_path):
-    # the seeds, and registry records with sites (geo points, zip codes with leading zeros), people, references
+    # the seeds, and registry records with sites (geo points, zip codes with leading zeros), people, references,
+    # eligibility criteria
     pipeline.convert([SEEDS, CTGOV / "aact-fixtures" / "v2-json"], tmp_path, ["xlsx"])
     workbook = tmp_path / "endpoints.xlsx"
     profile = f"-env:UserInstallation=file://{tmp_path / 'profile'}"
@@ -64,7 +65,7 @@ def test_libreoffice_opens_every_sheet_with_the_values_written(soffice, tmp_path
     )
     assert run.returncode == 0, run.stderr
     written = CalamineWorkbook.from_path(str(workbook))
-    assert written.sheet_names[2:5] == ["Sites", "People", "References"]
+    assert written.sheet_names[2:6] == ["Sites", "People", "References", "Eligibility"]
     for sheet in written.sheet_names:
         with open(tmp_path / "csv" / f"endpoints-{sheet}.csv", encoding="utf-8", newline="") as handle:
             opened = list(csv.reader(handle))
@@ -75,6 +76,8 @@ def test_libreoffice_opens_every_sheet_with_the_values_written(soffice, tmp_path
                 assert a == _shown(b), (sheet, a, b)
     sites = written.get_sheet_by_name("Sites").to_python()
     assert len(sites) > 100 and any(isinstance(r[12], float) for r in sites[1:])  # sites with geo points came through
+    criteria = written.get_sheet_by_name("Eligibility").to_python()
+    assert any("\n- " in r[4] for r in criteria[1:])  # criteria with sub-items on lines of their own came through
     pdf = subprocess.run(
         [
             soffice,

@@ -426,10 +426,11 @@ def test_a_new_row_with_a_sites_columns_is_a_new_contact_of_that_site(nsclc, tmp
 
 
 def test_a_workbook_without_the_new_sheets_still_reads_and_diff_does_not_call_them_deleted(nsclc, tmp_path):
-    """A workbook written before Sites, People and References existed (and the Trials columns for them)."""
+    """A workbook written before Sites, People, References and Eligibility existed (and the Trials columns for
+    them)."""
     path = tmp_path / "older.xlsx"
     book = openpyxl.load_workbook(nsclc)
-    for name in ("Sites", "People", "References"):
+    for name in ("Sites", "People", "References", "Eligibility"):
         del book[name]
     trials = book["Trials"]
     for header in ("study population", "sampling method", "time perspective", "observational model", "age groups"):
@@ -443,7 +444,15 @@ def test_a_workbook_without_the_new_sheets_still_reads_and_diff_does_not_call_th
     italy = back[ITALY]
     assert italy.locations == [] and italy.eligibility is None and italy.outcomes
     carried = sorted(d.field for d in italy.diagnostics if d.code == "not-carried")
-    assert carried == ["contacts", "links", "locations", "officials", "references"]
+    assert carried == [
+        "contacts",
+        "eligibility.exclusion",
+        "eligibility.inclusion",
+        "links",
+        "locations",
+        "officials",
+        "references",
+    ]
     assert diff(NSCLC, path) == []
 
 
@@ -466,3 +475,293 @@ def test_past_the_cell_and_row_limits_sites_people_and_references_come_back_whol
     assert rejected == []
     assert back[ITALY].locations == trial.locations and back[ITALY].references == [reference]
     assert back[ITALY].eligibility.study_population == long.strip() + " all"
+
+
+# The Eligibility sheet. Items written out by hand from the raw eligibilityCriteria of
+# tests/data/ctgov/nsclc-v2-json/ctg-studies.json, as the item convention gives them (marker gone, sub-items on
+# lines of their own as "- ", headings never items).
+PLAIN = "NCT02283021"
+PLAIN_INCLUSION = ["NSCLC patients", "Patients without NSCLC", "Men or woman between 18-80 years of age"]
+PLAIN_EXCLUSION = ["Pregnant woman"]
+NESTED = "NCT04402008"  # "Key Inclusion Criteria:"; two items with indented sub-items
+NESTED_INCLUSION = [
+    "Patient must be willing and capable of giving written Informed Consent, adhering to dosing and visit "
+    "schedules, and meeting all study requirements",
+    "Previously treated patient with histologically or cytologically confirmed (archival tissue accepted) locally "
+    "advanced or metastatic non-small cell lung cancer (NSCLC) and is not a candidate for definitive therapy\n"
+    "- Phase 1: No test for mutational status is required\n"
+    "- Phase 2: Documented EGFR or HER2 exon 20 insertion mutations (including duplication mutations) in NSCLC "
+    "patients",
+    "Prior treatment status:\n"
+    "- Phase 1: Patient with refractory NSCLC to available standard therapies\n"
+    "- Phase 2: Progression after at least one systemic therapy for locally advanced or metastatic disease",
+    "Patient has measurable NSCLC disease, as per the Response Evaluation Criteria in Solid Tumors (RECIST, version "
+    "1.1). Metastatic lesions in bone, central nervous system (CNS), or in brain cannot be used for target lesions.",
+    "Patient has recovered from prior systemic therapy for metastatic disease to Grade ≤1 for non-hematologic "
+    "toxicities (except for Grade ≤2 peripheral neuropathy) and has adequate hematologic, hepatic, and renal "
+    "function at Baseline",
+]
+NESTED_EXCLUSION = [
+    "Patient is concurrently receiving chemotherapy, biologics, immunotherapy for cancer treatment; systemic "
+    "anti-cancer treatment or investigational treatment should not be used within 2 weeks prior to Cycle 1, Day 1; "
+    "local radiation therapy for bone pain may be allowed",
+    "Patient has used strong inhibitors/inducers of CYP3A4 and CYP2D6 within 1 month prior to Cycle 1, Day 1",
+    "Patient has had another primary malignancy within 3 years prior to starting study treatment, except for "
+    "adequately treated basal or squamous cell carcinoma of the skin or cancer of the cervix in situ",
+    "Patient is pregnant or breastfeeding",
+    "Phase 2 : Patient has had previous treatment with poziotinib. The currently approved tyrosine kinase "
+    "inhibitors (TKIs) that are not considered to be exon 20 insertion-selective are permissible",
+]
+# ITALY's block is taken as one that could not be split: no items, the block kept
+ITEMS = {PLAIN: (PLAIN_INCLUSION, PLAIN_EXCLUSION), NESTED: (NESTED_INCLUSION, NESTED_EXCLUSION), ITALY: ([], [])}
+
+
+def with_items(trial: Trial, inclusion: list[str], exclusion: list[str]) -> Trial:
+    eligibility = trial.eligibility.model_copy(update={"inclusion": inclusion, "exclusion": exclusion})
+    return trial.model_copy(update={"eligibility": eligibility})
+
+
+def write(trials: list[Trial], out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    exporter = xlsx_exporter.XlsxExporter(out)
+    for trial in trials:
+        exporter.write(trial)
+    exporter.close()
+    return out / "endpoints.xlsx"
+
+
+def eligibility_rows(path: Path, trial_id: str) -> list[tuple]:
+    sheet = openpyxl.load_workbook(path)["Eligibility"]
+    return [r for r in sheet.iter_rows(min_row=2, values_only=True) if r[1] == trial_id]
+
+
+@pytest.fixture(scope="module")
+def explicit(tmp_path_factory) -> Path:
+    """The NSCLC records, two of them with their criteria items given by hand, one without items."""
+    trials = [with_items(t, *ITEMS[t.id]) if t.id in ITEMS else t for t in pipeline.trials([NSCLC])]
+    return write(trials, tmp_path_factory.mktemp("explicit"))
+
+
+def test_eligibility_sheet_one_row_per_criterion(explicit):
+    book = openpyxl.load_workbook(explicit)
+    sheet = book["Eligibility"]
+    assert book.sheetnames.index("Eligibility") == book.sheetnames.index("References") + 1
+    assert [c.value for c in sheet[1]] == ["key", "trial id", "kind", "order", "criterion"]
+    assert eligibility_rows(explicit, PLAIN) == [
+        (f"{PLAIN}#i1", PLAIN, "inclusion", 1, "NSCLC patients"),
+        (f"{PLAIN}#i2", PLAIN, "inclusion", 2, "Patients without NSCLC"),
+        (f"{PLAIN}#i3", PLAIN, "inclusion", 3, "Men or woman between 18-80 years of age"),
+        (f"{PLAIN}#e1", PLAIN, "exclusion", 1, "Pregnant woman"),
+    ]
+    nested = eligibility_rows(explicit, NESTED)
+    assert [(r[2], r[3]) for r in nested] == [("inclusion", n) for n in range(1, 6)] + [
+        ("exclusion", n) for n in range(1, 6)
+    ]
+    assert [r[4] for r in nested] == NESTED_INCLUSION + NESTED_EXCLUSION
+    assert nested[1][4].splitlines()[1:] == [  # the sub-items, each on a line of its own in the cell
+        "- Phase 1: No test for mutational status is required",
+        "- Phase 2: Documented EGFR or HER2 exon 20 insertion mutations (including duplication mutations) in NSCLC "
+        "patients",
+    ]
+    # a trial without items shows its whole block on one "unsplit" row
+    italy = eligibility_rows(explicit, ITALY)
+    block = next(t for t in pipeline.trials([NSCLC]) if t.id == ITALY).eligibility.criteria
+    assert italy == [(f"{ITALY}#u1", ITALY, "unsplit", None, block)]
+
+
+def test_eligibility_sheet_is_a_table_with_a_kind_drop_down(explicit):
+    sheet = openpyxl.load_workbook(explicit)["Eligibility"]
+    rows = sheet.max_row
+    assert sheet.freeze_panes == "A2" and sheet.column_dimensions["A"].hidden  # the key
+    table = sheet.tables["Eligibility1"]
+    assert table.ref == f"A1:E{rows}" and table.autoFilter.ref == f"A1:E{rows}"
+    (kind,) = sheet.data_validations.dataValidation
+    assert (
+        str(kind.sqref) == "C2:C1048576" and kind.formula1 == '"inclusion,exclusion,unsplit"' and not kind.allow_blank
+    )
+    widths = {letter: sheet.column_dimensions[letter].width for letter in "BCDE"}
+    assert widths["B"] >= len("local-f0c3595b1dcc") + 2 and widths["C"] >= len("exclusion") + 2
+    assert widths["E"] >= 100  # the criterion: wide, wrapped
+    at = {sheet.cell(r, 1).value: r for r in range(2, rows + 1)}
+    row = at[f"{NESTED}#i2"]  # 3 lines (the item and its two sub-items), the first over two lines at this width
+    assert sheet.cell(row, 5).alignment.wrap_text and sheet.cell(row, 5).alignment.vertical == "top"
+    assert sheet.row_dimensions[row].height == 15 * 4
+    assert sheet.cell(row, 2).hyperlink.target == f"https://clinicaltrials.gov/study/{NESTED}"
+    assert sheet.cell(at[f"{PLAIN}#e1"], 4).alignment.horizontal == "center"
+
+
+def test_an_edit_session_on_the_eligibility_sheet_comes_back_and_diff_reports_it(explicit, tmp_path):
+    path = tmp_path / "edited.xlsx"
+    book = openpyxl.load_workbook(explicit)
+    sheet = book["Eligibility"]
+    at = {sheet.cell(r, 1).value: r for r in range(2, sheet.max_row + 1)}
+    sheet.cell(at[f"{PLAIN}#i2"], 3).value = "exclusion"  # moved to the other kind (its order, 2, stays)
+    sheet.cell(at[f"{PLAIN}#e1"], 5).value = "Pregnant or breastfeeding woman"  # an edited text
+    sheet.cell(at[f"{NESTED}#i2"], 5).value = NESTED_INCLUSION[1] + "\n- Phase 3: none"  # a sub-item added
+    sheet.cell(at[f"{NESTED}#e4"], 4).value = 5  # two exclusion criteria swap places
+    sheet.cell(at[f"{NESTED}#e5"], 4).value = 4
+    sheet.delete_rows(at[f"{PLAIN}#i3"])  # a deleted row
+    sheet.append([None, PLAIN, "Exclusion", None, "Active infection"])  # an added row, no order: last in its kind
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    sheet.delete_rows(2, sheet.max_row)
+    for row in sorted(rows, key=lambda r: str(r[4])):  # sorted by criterion, as Excel's filter button does
+        sheet.append(list(row))
+    book.save(path)
+
+    back, rejected = read(path)
+    assert rejected == []
+    assert back[PLAIN].eligibility.inclusion == ["NSCLC patients"]
+    assert back[PLAIN].eligibility.exclusion == [
+        "Pregnant or breastfeeding woman",
+        "Patients without NSCLC",
+        "Active infection",
+    ]
+    nested = back[NESTED].eligibility
+    assert nested.inclusion == [*NESTED_INCLUSION[:1], NESTED_INCLUSION[1] + "\n- Phase 3: none", *NESTED_INCLUSION[2:]]
+    assert nested.exclusion == [*NESTED_EXCLUSION[:3], NESTED_EXCLUSION[4], NESTED_EXCLUSION[3]]
+    assert back[PLAIN].eligibility.criteria is None  # the block is on the sheet only when it was not split
+
+    assert diff(explicit, path) == sorted(
+        [
+            (PLAIN, "changed", "inclusion criterion 2 kind", "inclusion", "exclusion"),
+            (PLAIN, "changed", "exclusion criterion 1 text", "Pregnant woman", "Pregnant or breastfeeding woman"),
+            (PLAIN, "removed", "inclusion criterion 3", "Men or woman between 18-80 years of age", None),
+            (PLAIN, "added", "exclusion criterion 3", None, "Active infection"),
+            (
+                NESTED,
+                "changed",
+                "inclusion criterion 2 text",
+                NESTED_INCLUSION[1],
+                NESTED_INCLUSION[1] + "\n- Phase 3: none",
+            ),
+        ]
+    )  # the swap of two exclusion criteria is no change: the same criteria, in another order
+
+
+def test_bad_eligibility_rows_are_reported_with_sheet_and_row_and_the_rest_is_read(explicit, tmp_path):
+    path = tmp_path / "edited.xlsx"
+    book = openpyxl.load_workbook(explicit)
+    sheet = book["Eligibility"]
+    at = {sheet.cell(r, 1).value: r for r in range(2, sheet.max_row + 1)}
+    sheet.cell(at[f"{PLAIN}#i1"], 3).value = "maybe"
+    sheet.cell(at[f"{PLAIN}#e1"], 5).value = "   "
+    sheet.append([None, "NCT99999999", "inclusion", 1, "Adults"])
+    sheet.append([None, ITALY, "unsplit", None, "Also: adults"])  # Italy already has its block: joined, and said
+    sheet.append([None, PLAIN, "INCLUSION", "first", "Able to swallow tablets"])  # an order not a number: last
+    book.save(path)
+    back, rejected = read(path)
+    last = sheet.max_row
+    assert sorted((r.record, r.reason) for r in rejected) == sorted(
+        [
+            (f"Eligibility row {at[f'{PLAIN}#i1']}", "kind 'maybe' is not inclusion, exclusion, unsplit"),
+            (f"Eligibility row {at[f'{PLAIN}#e1']}", "empty criterion"),
+            (f"Eligibility row {last - 2}", "trial id 'NCT99999999' is not on the Trials sheet"),
+        ]
+    )
+    assert back[PLAIN].eligibility.inclusion == [*PLAIN_INCLUSION[1:], "Able to swallow tablets"]
+    assert back[PLAIN].eligibility.exclusion == []
+    italy = next(t for t in pipeline.trials([NSCLC]) if t.id == ITALY)
+    assert back[ITALY].eligibility.criteria == italy.eligibility.criteria + "\n\nAlso: adults"
+    assert back[ITALY].eligibility.inclusion == [] and back[ITALY].eligibility.exclusion == []
+    (joined,) = [d for d in back[ITALY].diagnostics if d.code == "criteria-blocks-joined"]
+    assert joined.level == "warning" and f"rows {at[f'{ITALY}#u1']}, {last - 1} each hold" in joined.message
+    assert len(back) == 100
+
+
+def test_a_block_that_could_not_be_split_shows_whole_and_comes_back_as_the_block(tmp_path):
+    """NCT00023673 (classic API JSON): "DISEASE CHARACTERISTICS:", "PATIENT CHARACTERISTICS:", ... and no
+    inclusion or exclusion heading, so no items; its block is one "unsplit" row, read back as the block."""
+    source = CTGOV / "aact-fixtures" / "classic-api-json" / "NCT00023673.json"
+    raw = json.loads(source.read_text(encoding="utf-8"))
+    block = raw["FullStudiesResponse"]["FullStudies"][0]["Study"]["ProtocolSection"]["EligibilityModule"][
+        "EligibilityCriteria"
+    ]
+    assert block.startswith("DISEASE CHARACTERISTICS:\n\nHistologically or cytologically confirmed unresectable")
+    path = export([source], tmp_path / "out")
+    assert eligibility_rows(path, "NCT00023673") == [("NCT00023673#u1", "NCT00023673", "unsplit", None, block)]
+    back, rejected = read(path)
+    eligibility = back["NCT00023673"].eligibility
+    assert rejected == [] and (eligibility.inclusion, eligibility.exclusion, eligibility.criteria) == ([], [], block)
+
+    edited = tmp_path / "edited.xlsx"
+    book = openpyxl.load_workbook(path)
+    book["Eligibility"].cell(2, 5).value = block.replace("stage IIIB", "stage IIIA or IIIB")
+    book.save(edited)
+    assert diff(source, edited) == [
+        ("NCT00023673", "changed", "eligibility.criteria", block, block.replace("stage IIIB", "stage IIIA or IIIB"))
+    ]
+
+
+def test_past_the_cell_limit_a_criterion_and_a_block_come_back_whole(tmp_path):
+    trials = {t.id: t for t in pipeline.trials([NSCLC])}
+    long = ("Adequate organ function " * 1500).strip()  # 37,499 characters: past a cell's 32,767
+    plain = with_items(trials[PLAIN], [*PLAIN_INCLUSION, long + "\n- and more"], PLAIN_EXCLUSION)
+    italy = trials[ITALY]
+    unsplit = {"criteria": long, "inclusion": [], "exclusion": []}
+    italy = italy.model_copy(update={"eligibility": italy.eligibility.model_copy(update=unsplit)})
+    exporter = xlsx_exporter.XlsxExporter(tmp_path)
+    exporter.write(plain)
+    exporter.write(italy)
+    assert exporter.close().notes == ["2 cells over 32,767 characters: full text on the Overflow sheet"]
+    path = tmp_path / "endpoints.xlsx"
+    cell = eligibility_rows(path, PLAIN)[3][4]
+    assert len(cell) <= 32_767 and cell.endswith("more characters on the Overflow sheet]")
+    issues = sheet_rows(path, "Issues")
+    assert [PLAIN, "info", "cell-limit", "Eligibility.criterion"] in [r[:4] for r in issues]
+    back, rejected = read(path)
+    assert rejected == []
+    assert back[PLAIN].eligibility.inclusion == [*PLAIN_INCLUSION, long + "\n- and more"]
+    assert back[ITALY].eligibility.criteria == long and back[ITALY].eligibility.inclusion == []
+
+
+def test_real_records_through_the_pipeline_show_their_criteria_one_a_row(nsclc):
+    """The criteria items the pipeline itself finds in the raw blocks (the splitter, run by every reader)."""
+    assert eligibility_rows(nsclc, PLAIN) == [
+        (f"{PLAIN}#i1", PLAIN, "inclusion", 1, "NSCLC patients"),
+        (f"{PLAIN}#i2", PLAIN, "inclusion", 2, "Patients without NSCLC"),
+        (f"{PLAIN}#i3", PLAIN, "inclusion", 3, "Men or woman between 18-80 years of age"),
+        (f"{PLAIN}#e1", PLAIN, "exclusion", 1, "Pregnant woman"),
+    ]
+    # NCT05688046: "Inclusion Criteria:" only, numbered "1." to "10.", a markdown escape "\\>" in the record
+    only = "NCT05688046"
+    assert [r[2:] for r in eligibility_rows(nsclc, only)] == [
+        ("inclusion", n, text)
+        for n, text in enumerate(
+            [
+                "Age ≥65 years old.",
+                "Stage IV according to the AJCC Cancer grading manual (8th edition).",
+                "Histologically confirmed NSCLC.",
+                "No driver mutations.",
+                "Received at least 2 courses of immunotherapy.",
+                "Expected survival time > 3 months.",
+                "No concurrent malignancy.",
+                "Not participating in a clinical trial.",
+                "The functions of important organs were basically normal.",
+                "Sign informed consent.",
+            ],
+            1,
+        )
+    ]
+    # NCT01100827: "Inclusion Criteria:\n\nNil\n\nExclusion Criteria:\n\nNil"
+    assert [r[2:] for r in eligibility_rows(nsclc, "NCT01100827")] == [("inclusion", 1, "Nil"), ("exclusion", 1, "Nil")]
+
+
+def test_real_records_through_the_pipeline_keep_sub_items_with_their_criterion(nsclc):
+    """NCT05463224: "* Adequate organ function." with an indented "  * Available to provide ..." below it;
+    NCT04402008 (items written out above)."""
+    rows = eligibility_rows(nsclc, "NCT05463224")
+    assert [r[2] for r in rows] == ["inclusion"] * 12 + ["exclusion"] * 10
+    assert rows[6][4] == (
+        "Adequate organ function.\n- Available to provide the adequate tissue and blood for the genomic tests- At "
+        "least 15 unstained slide and 20 cc of blood at baseline (mandatory) and disease progression."
+    )
+    assert rows[7][4] == "Agreed to perform re-biopsy at the timepoint of disease progression."
+    assert rows[-1][4] == (
+        "Unable to swallow the product due to refractory nausea, vomiting or chornic gastrointestinal disease."
+    )
+    # NCT04402008: "Key Inclusion Criteria:", two criteria with indented sub-items ("  * Phase 1: ...")
+    nested = eligibility_rows(nsclc, NESTED)
+    assert [(r[2], r[3]) for r in nested] == [("inclusion", n) for n in range(1, 6)] + [
+        ("exclusion", n) for n in range(1, 6)
+    ]
+    assert [r[4] for r in nested] == NESTED_INCLUSION + NESTED_EXCLUSION

@@ -1,14 +1,15 @@
 """What changed between two sources of the same trials (say the registry records and the workbook a
-coordinator edited): outcomes, sites, site contacts, central contacts, officials, references and links
-added, removed and changed field by field, and trial fields that differ.
+coordinator edited): outcomes, sites, site contacts, central contacts, officials, references, links and
+eligibility criteria added, removed and changed field by field, and trial fields that differ.
 
 Outcomes are paired by their measure text first (so a reordered or re-kinded row is still itself), then
 what is left within each kind where it still looks like the same endpoint (same description, or a
 similar measure: a reworded measure); the rest was added or removed. The other lists pair the same way
 (``diff_records``): items equal in what names them first, then items alike enough to be the same one edited.
-A trial field is compared only where both sources have it: the workbook carries no summary, and that
-is no change. A list a source says it does not carry (an info diagnostic ``not-carried``, as an older
-workbook without a Sites sheet gives) is not compared either.
+A trial field is compared only where both sources have it: the workbook carries no summary (and the
+criteria block only when it could not be split), and that is no change. A list a source says it does not
+carry (an info diagnostic ``not-carried``, as an older workbook without a Sites sheet gives) is not
+compared either.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from trialport.model import Outcome, Trial
 
 TRIAL_FIELDS = ("title", "official_title", "acronym", "status", "why_stopped", "study_type", "sponsor", "phases")
 PART_FIELDS = {  # fields of a trial's parts, compared like the trial's own
-    "eligibility": ("std_ages", "study_population", "sampling_method"),
+    "eligibility": ("criteria", "std_ages", "study_population", "sampling_method"),
     "design": ("observational_model", "time_perspective"),
 }
 
@@ -33,7 +34,7 @@ PART_FIELDS = {  # fields of a trial's parts, compared like the trial's own
 class Change:
     trial: str
     change: str  # added | removed | changed
-    what: str  # trial | outcome | site | contact | official | reference | link, or the field that changed
+    what: str  # trial | outcome | site | ... | "inclusion criterion 2", or the field that changed
     before: str | None = None
     after: str | None = None
 

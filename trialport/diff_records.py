@@ -1,18 +1,20 @@
-"""What changed in a trial's sites (and their contacts), central contacts, officials, references and links.
+"""What changed in a trial's sites (and their contacts), central contacts, officials, references, links and
+eligibility criteria.
 
 Two lists pair in rounds, each round on what is left: items equal in full, then items equal in what
-names them (a site's facility and address, a person's name and role), then items alike enough to be
-the same one edited (the same facility in the same country; the same name or e-mail). What pairs is
-compared field by field; the rest was added or removed.
+names them (a site's facility and address, a person's name and role; a criterion's text, in its kind or
+moved to the other), then items alike enough to be the same one edited (the same facility in the same
+country; the same name or e-mail; a criterion's text mostly the same). What pairs is compared field by
+field; the rest was added or removed. A criterion is named by its kind and place ("exclusion criterion 2").
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from difflib import SequenceMatcher
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
-from trialport.model import Contact, Link, Location, Official, Reference, Trial
+from trialport.model import Contact, Eligibility, Link, Location, Official, Reference, Trial
 
 T = TypeVar("T")
 Item = tuple[str, str, str | None, str | None]  # (added | removed | changed, what, before, after)
@@ -148,6 +150,42 @@ def _links(before: list[Link], after: list[Link]) -> Iterator[Item]:
             yield from _changes(old, new, ("label", "url"), f"link {old.url}")
 
 
+class Criterion(NamedTuple):
+    kind: str  # inclusion | exclusion
+    number: int  # its place in its kind, from 1
+    text: str
+
+
+def _criteria_of(eligibility: Eligibility | None) -> list[Criterion]:
+    if eligibility is None:
+        return []
+    found = [Criterion("inclusion", n, text) for n, text in enumerate(eligibility.inclusion, 1)]
+    return found + [Criterion("exclusion", n, text) for n, text in enumerate(eligibility.exclusion, 1)]
+
+
+CRITERION_TESTS: tuple[Test, ...] = (
+    lambda a, b: a.kind == b.kind and a.text == b.text,
+    lambda a, b: a.text == b.text,
+    lambda a, b: a.kind == b.kind and _similar(a.text, b.text),
+    lambda a, b: _similar(a.text, b.text),
+)
+
+
+def _criteria(before: Eligibility | None, after: Eligibility | None) -> Iterator[Item]:
+    """Criteria added, removed, edited or moved to the other kind; a criterion only moved within its kind
+    (renumbered) is no change."""
+    for old, new in _pairs(_criteria_of(before), _criteria_of(after), CRITERION_TESTS):
+        if new is None:
+            yield "removed", f"{old.kind} criterion {old.number}", old.text, None  # type: ignore[union-attr]
+        elif old is None:
+            yield "added", f"{new.kind} criterion {new.number}", None, new.text
+        else:
+            if old.kind != new.kind:
+                yield "changed", f"{old.kind} criterion {old.number} kind", old.kind, new.kind
+            if old.text != new.text:
+                yield "changed", f"{old.kind} criterion {old.number} text", old.text, new.text
+
+
 def _not_carried(trial: Trial) -> set[str]:
     return {d.field for d in trial.diagnostics if d.code == "not-carried" and d.field}
 
@@ -165,3 +203,5 @@ def record_changes(a: Trial, b: Trial) -> Iterator[Item]:
         yield from _references(a.references, b.references)
     if "links" not in skip:
         yield from _links(a.links, b.links)
+    if "eligibility.inclusion" not in skip and "eligibility.exclusion" not in skip:
+        yield from _criteria(a.eligibility, b.eligibility)

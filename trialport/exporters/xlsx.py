@@ -3,9 +3,11 @@
 Sheets: Endpoints (one row per outcome, parsed time frame beside the text: the unit in words for people and
 as its UCUM code for programs), Trials, Sites (one row per site contact, the site's columns repeated; one
 row for a site without contacts), People (central contacts and officials), References (publications and
-web links), Conditions, Interventions (with codes), Issues (every diagnostic, and every place a format limit
-moved or changed text), Overflow (text past Excel's 32,767 characters a cell), About. A hidden key on the
-Endpoints, Sites, People and References rows says which record a row is, so rows still match after a sort.
+web links), Eligibility (one row per inclusion or exclusion criterion; a block that could not be split is
+one "unsplit" row holding it whole), Conditions, Interventions (with codes), Issues (every diagnostic, and
+every place a format limit moved or changed text), Overflow (text past Excel's 32,767 characters a cell),
+About. A hidden key on the Endpoints, Sites, People, References and Eligibility rows says which record a row
+is, so rows still match after a sort.
 Written streaming (``trialport.spreadsheet``), so memory stays flat in the number of trials. Text is always
 written as text, never as a formula; characters XML cannot hold (control characters) are dropped and
 reported. A sheet that reaches Excel's row limit continues on "<name> (2)".
@@ -24,7 +26,7 @@ from trialport import __version__, clock
 from trialport.atomic import AtomicFile
 from trialport.exporters.base import Exporter, ExportSummary
 from trialport.mapping.timeframes import UCUM
-from trialport.model import Contact, Location, Trial
+from trialport.model import Contact, Eligibility, Location, Trial
 from trialport.spreadsheet import CELL_LIMIT, ILLEGAL, MAX_LINKS, MAX_ROWS, Column, ListValidation, Sheet, Workbook
 
 ROW_LIMIT = MAX_ROWS
@@ -49,6 +51,9 @@ SITE_STATUSES = (
 PEOPLE_KINDS = ("contact", "official")
 LINK = "LINK"  # the References type of a web page the registry lists (the others are API v2 reference types)
 REFERENCE_TYPES = ("BACKGROUND", "RESULT", "DERIVED", LINK)
+# the kinds of an Eligibility row: "unsplit" holds a criteria block that could not be split, whole (never an item)
+INCLUSION, EXCLUSION, UNSPLIT = "inclusion", "exclusion", "unsplit"
+CRITERIA_KINDS = (INCLUSION, EXCLUSION, UNSPLIT)
 UNIT_WORDS = {code: word for word, code in UCUM.items()}  # UCUM code -> the word a coordinator reads
 ID = 20  # the trial id column: "local-" ids are 18 characters, NCT numbers 11
 # (header, width, style) per sheet: style "cell", "wrapped" (long text), "centered" (short numbers) or "text"
@@ -129,6 +134,13 @@ SHEETS: dict[str, list[tuple[str, int, str]]] = {
         ("citation / label", 90, "wrapped"),
         ("url", 40, "cell"),
     ],
+    "Eligibility": [
+        ("key", 14, "cell"),
+        ("trial id", ID, "cell"),
+        ("kind", 11, "cell"),
+        ("order", 7, "centered"),
+        ("criterion", 110, "wrapped"),
+    ],
     "Conditions": [
         ("trial id", ID, "cell"),
         ("#", 5, "centered"),
@@ -158,9 +170,9 @@ SHEETS: dict[str, list[tuple[str, int, str]]] = {
         ("message", 90, "wrapped"),
     ],
     "Overflow": [
-        ("sheet", 12, "cell"),
-        ("key", 22, "cell"),
-        ("column", 16, "cell"),
+        ("sheet", 14, "cell"),  # "Interventions"
+        ("key", 29, "cell"),  # a trial id or a row's key: "local-" ids with a site contact's "#s12.3", and more
+        ("column", 18, "cell"),
         ("part", 6, "cell"),
         ("text", 100, "wrapped"),
     ],
@@ -171,6 +183,7 @@ CHOICES = {
     "Sites": ("status", SITE_STATUSES, "site status", "an API v2 site status, e.g. RECRUITING", True),
     "People": ("kind", PEOPLE_KINDS, "kind", "contact or official", False),
     "References": ("type", REFERENCE_TYPES, "type", "BACKGROUND, RESULT, DERIVED or LINK (a web page)", True),
+    "Eligibility": ("kind", CRITERIA_KINDS, "kind", "inclusion, exclusion, or unsplit (a block kept whole)", False),
 }
 REGISTRY_URL = "https://clinicaltrials.gov/study/"
 PUBMED_URL = "https://pubmed.ncbi.nlm.nih.gov/"
@@ -186,7 +199,8 @@ _LAYOUT = {
 _WRAPPED = {name: tuple((i, n) for i, (_, n) in enumerate(layout) if n) for name, layout in _LAYOUT.items()}
 # per sheet: the index of each column by its header
 _COLUMN = {name: {header: i for i, (header, _, _) in enumerate(columns)} for name, columns in SHEETS.items()}
-_LINKED = ("Endpoints", "Sites", "People", "References")  # sheets whose trial id links to the registry page
+# sheets whose trial id links to the registry page
+_LINKED = ("Endpoints", "Sites", "People", "References", "Eligibility")
 _PMID, _URL = _COLUMN["References"]["PMID"], _COLUMN["References"]["url"]
 
 # One row as ``render`` makes it: (sheet, row height in points or 0, hyperlinks as (column, URL) pairs in
@@ -237,6 +251,17 @@ def _site_rows(rows: _Rows, trial_id: str, number: int, site: Location, links: t
     for index, contact in enumerate(site.contacts, 1):
         person = _person(contact)
         rows.add("Sites", [f"{trial_id}#s{number}.{index}", *where, *person, *at], links)
+
+
+def _criteria_rows(rows: _Rows, trial_id: str, eligibility: Eligibility, links: tuple[tuple[int, str], ...]) -> None:
+    """One row per criterion, numbered within its kind; a block that could not be split (no items, but a block)
+    is one "unsplit" row holding the whole block, so coordinators still see it."""
+    for number, criterion in enumerate(eligibility.inclusion, 1):
+        rows.add("Eligibility", [f"{trial_id}#i{number}", trial_id, INCLUSION, number, criterion], links)
+    for number, criterion in enumerate(eligibility.exclusion, 1):
+        rows.add("Eligibility", [f"{trial_id}#e{number}", trial_id, EXCLUSION, number, criterion], links)
+    if eligibility.criteria and not eligibility.inclusion and not eligibility.exclusion:
+        rows.add("Eligibility", [f"{trial_id}#u1", trial_id, UNSPLIT, None, eligibility.criteria], links)
 
 
 def _person(contact: Contact) -> list[str | None]:
@@ -436,6 +461,8 @@ class XlsxExporter(Exporter):
         for number, web in enumerate(trial.links, 1):
             page = ((_URL, web.url),) if _web(web.url) else ()
             rows.add("References", [f"{tid}#l{number}", tid, LINK, None, web.label, web.url], link["References"] + page)
+        if eligibility:
+            _criteria_rows(rows, tid, eligibility, link["Eligibility"])
         for number, condition in enumerate(trial.conditions, 1):
             for code in condition.codes or [None]:
                 rows.add(
@@ -490,8 +517,8 @@ class XlsxExporter(Exporter):
             ("trials", self.summary.trials),
             ("inputs", _join(sorted(self.inputs))),
             ("re-import", "trialport inspect endpoints.xlsx  /  trialport convert endpoints.xlsx --to fhir"),
-            ("edit", "change text; add, delete and sort rows of Endpoints, Sites, People and References"),
-            ("keys", "keep the hidden key column (A): it says which endpoint, site or person a row is"),
+            ("edit", "change text; add, delete and sort rows of Endpoints, Sites, People, References and Eligibility"),
+            ("keys", "keep the hidden key column (A): it says which endpoint, site, person or criterion a row is"),
         ):
             about.append(line)
         unlinked = sum(sheet.links_left_out for sheet in self.sheets.values())

@@ -4,12 +4,12 @@ Trials come from the Trials, Conditions and Interventions sheets, outcomes from 
 they now stand: changed text, added rows, deleted rows, changed kind, any sort order (rows are put back
 in order by kind, then the order column; a new row without an order goes last in its kind). A time frame's
 text is parsed again, so an edited text brings its own value and unit; where the text cannot be parsed,
-a value and unit the row gives (the UCUM column, else the unit in words) are kept. Sites, People and
-References come back through ``xlsx_records``. Text moved to the Overflow sheet is put back. A row that
-cannot be taken (unknown kind, unknown trial id, empty measure, ...) is rejected with its sheet and row,
-and the rest is read. A workbook written before a sheet existed still reads; each trial then says (an
-info diagnostic ``not-carried``) which fields the workbook did not carry, so that ``diff`` does not take
-them for deleted.
+a value and unit the row gives (the UCUM column, else the unit in words) are kept. Sites, People,
+References and the Eligibility criteria come back through ``xlsx_records``. Text moved to the Overflow
+sheet is put back. A row that cannot be taken (unknown kind, unknown trial id, empty measure, ...) is
+rejected with its sheet and row, and the rest is read. A workbook written before a sheet existed still
+reads; each trial then says (an info diagnostic ``not-carried``) which fields the workbook did not carry,
+so that ``diff`` does not take them for deleted.
 """
 
 from __future__ import annotations
@@ -30,20 +30,36 @@ from trialport.model import Diagnostic, Source
 from trialport.readers.assemble import assemble
 from trialport.readers.base import ReadResult, Rejection, sha256
 from trialport.readers.ctgov_values import enum
-from trialport.readers.xlsx_records import read_people, read_references, read_sites
+from trialport.readers.xlsx_records import read_eligibility, read_people, read_references, read_sites
 from trialport.readers.xlsx_records import text as _text
 
 MARKER = " more characters on the Overflow sheet]"
-SHEETS = ("Trials", "Conditions", "Interventions", "Endpoints", "Sites", "People", "References", "Overflow")
+SHEETS = (
+    "Trials",
+    "Conditions",
+    "Interventions",
+    "Endpoints",
+    "Sites",
+    "People",
+    "References",
+    "Eligibility",
+    "Overflow",
+)
 REQUIRED = {  # a row means nothing without these
     "Trials": ("trial id",),
     "Endpoints": ("trial id", "kind", "measure"),
     "Sites": ("trial id",),
     "People": ("trial id", "kind"),
     "References": ("trial id",),
+    "Eligibility": ("trial id", "kind", "criterion"),
 }
 # the fields a sheet carries: a workbook without the sheet does not know them
-CARRIES = {"Sites": ("locations",), "People": ("contacts", "officials"), "References": ("references", "links")}
+CARRIES = {
+    "Sites": ("locations",),
+    "People": ("contacts", "officials"),
+    "References": ("references", "links"),
+    "Eligibility": ("eligibility.inclusion", "eligibility.exclusion"),
+}
 _UNIT_CODES = set(timeframes.UCUM.values())
 _FRAME_KINDS = ("duration", "timepoint", "schedule")
 
@@ -289,6 +305,7 @@ def _trials(sheets: dict[str, list], missing: list[str], path: str, digest: str)
     yield from read_sites(sheets["Sites"], trials, full, path)
     yield from read_people(sheets["People"], trials, full, path)
     yield from read_references(sheets["References"], trials, full, path)
+    yield from read_eligibility(sheets["Eligibility"], trials, full, path)
 
     for trial_id, fields in trials.items():
         fields["outcomes"] = [outcome for _, outcome in sorted(fields["outcomes"], key=lambda o: o[0])]

@@ -1,12 +1,14 @@
-"""The Sites, People and References sheets of the endpoints workbook, read back into a trial's locations,
-contacts, officials, references and links.
+"""The Sites, People, References and Eligibility sheets of the endpoints workbook, read back into a trial's
+locations, contacts, officials, references, links and eligibility criteria.
 
 A row's hidden key (``NCT…#s2.1``: site 2, its contact 1; ``#c1``, ``#o1``: contact and official 1;
 ``#r1``, ``#l1``: reference and link 1) puts it back in its place whatever order the rows are in now.
 A row without a key is new: on Sites it joins the trial's site whose columns it repeats exactly, or,
 with the other new rows of the same columns, makes a new site. Rows of one site that disagree on a site
 column keep the value of the site's first row, and the trial carries a warning naming both rows.
-A row that cannot be taken is rejected with its sheet and row; the rest is read.
+Eligibility rows are put in order by the order column within their kind (a row moved to the other kind goes
+where its number says; ties, and rows without a number, after, in row order); an "unsplit" row gives back the
+block it holds, never an item. A row that cannot be taken is rejected with its sheet and row; the rest is read.
 """
 
 from __future__ import annotations
@@ -16,7 +18,16 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from trialport.exporters.xlsx import LINK, PEOPLE_KINDS, REFERENCE_TYPES, SITE_STATUSES
+from trialport.exporters.xlsx import (
+    CRITERIA_KINDS,
+    EXCLUSION,
+    INCLUSION,
+    LINK,
+    PEOPLE_KINDS,
+    REFERENCE_TYPES,
+    SITE_STATUSES,
+    UNSPLIT,
+)
 from trialport.model import Diagnostic
 from trialport.readers.base import Rejection
 from trialport.readers.ctgov_values import enum
@@ -233,3 +244,64 @@ def read_references(rows: Rows, trials: dict[str, dict[str, Any]], full: Full, p
         found.append((_order(key), number, trial, field, item))
     for _, _, trial, field, item in sorted(found, key=lambda f: (f[0], f[1])):
         trial[field].append(item)
+
+
+def _place(value: Any) -> float:
+    """The order column as a number to sort by; anything else (blank, a word) goes last."""
+    if isinstance(value, bool) or value is None:
+        return _LAST
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        return _LAST
+    return number if math.isfinite(number) else _LAST
+
+
+def read_eligibility(rows: Rows, trials: dict[str, dict[str, Any]], full: Full, path: str) -> Iterator[Rejection]:
+    """Each trial's ``eligibility.inclusion`` and ``.exclusion`` from the Eligibility rows, and the block of an
+    "unsplit" row as ``eligibility.criteria`` (two different blocks, as the same study from two input files
+    gives, are joined and the trial says so). A row repeated exactly is one criterion."""
+    found: dict[str, tuple[list, list, list[tuple[int, str]]]] = {}
+    seen: set[tuple[str, str, str, str]] = set()
+    for number, row in rows:
+        key = text(row.get("key")) or ""
+        kind = (text(row.get("kind")) or "").lower()
+        try:
+            _trial(row, trials)
+            if kind not in CRITERIA_KINDS:
+                raise BadRow(f"kind {text(row.get('kind')) or ''!r} is not {', '.join(CRITERIA_KINDS)}")
+            criterion = full("Eligibility", key, "criterion", row.get("criterion"))
+            if not criterion:
+                raise BadRow("empty criterion")
+        except BadRow as bad:
+            yield Rejection(path, f"Eligibility row {number}", str(bad))
+            continue
+        trial_id = text(row.get("trial id")) or ""
+        criterion = criterion.replace("\r\n", "\n")
+        if key and (trial_id, key, kind, criterion) in seen:
+            continue
+        seen.add((trial_id, key, kind, criterion))
+        inclusion, exclusion, blocks = found.setdefault(trial_id, ([], [], []))
+        if kind == UNSPLIT:
+            if all(criterion != block for _, block in blocks):
+                blocks.append((number, criterion))
+        else:
+            (inclusion if kind == INCLUSION else exclusion).append((_place(row.get("order")), number, criterion))
+    for trial_id, (inclusion, exclusion, blocks) in found.items():
+        fields = trials[trial_id]
+        if len(blocks) > 1:
+            fields["diagnostics"].append(
+                Diagnostic(
+                    level="warning",
+                    code="criteria-blocks-joined",
+                    field="eligibility.criteria",
+                    message=f"Eligibility rows {', '.join(str(n) for n, _ in blocks)} each hold a block for this "
+                    "trial (unsplit): joined in row order, a blank line between them",
+                )
+            )
+        fields["eligibility"] = {
+            **(fields["eligibility"] or {}),
+            INCLUSION: [criterion for *_, criterion in sorted(inclusion)],
+            EXCLUSION: [criterion for *_, criterion in sorted(exclusion)],
+            "criteria": "\n\n".join(block for _, block in blocks) or None,
+        }
