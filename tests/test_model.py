@@ -22,7 +22,8 @@ CONTRACT = {
     model.Design: "allocation intervention_model masking primary_purpose observational_model time_perspective",
     model.Arm: "label type description intervention_names",
     model.Eligibility: (
-        "criteria inclusion exclusion sex minimum_age maximum_age healthy_volunteers std_ages study_population sampling_method"
+        "criteria inclusion exclusion sex minimum_age maximum_age healthy_volunteers std_ages"
+        " study_population sampling_method"
     ),
     model.Location: "facility status city state zip country geo contacts",
     model.GeoPoint: "lat lon",
