@@ -111,6 +111,19 @@ CASES = [
         role="baseline",
     ),
     Case(
+        "mapping: eligibility criteria split into items (split calls timed; a share of the FHIR pipeline's time)",
+        "jsonl",
+        "import orjson, time\nfrom trialport.mapping.criteria import split\n"
+        "from trialport.mapping.text import clean_block",
+        "T = 0.0\nN = 0\nwith open(INPUT, 'rb') as f:\n"
+        "    for line in f:\n"
+        "        module = orjson.loads(line)['protocolSection'].get('eligibilityModule') or {}\n"
+        "        block = clean_block(module.get('eligibilityCriteria'), indented=True)\n"
+        "        t = time.perf_counter()\n"
+        "        if block:\n            split(block)\n"
+        "        T += time.perf_counter() - t\n        N += 1",
+    ),
+    Case(
         "reader ctgov-json (JSON Lines)",
         "jsonl",
         "from pathlib import Path\nfrom trialport.readers.ctgov_json import CtgovJsonReader",
@@ -260,7 +273,8 @@ def selected(only: str) -> list[Case]:
     beside a FHIR pipeline."""
     if not only:
         return CASES
-    named = [case for case in CASES if case.role in ("case", "mcode") and only in case.name]
+    wanted = only.split("|")
+    named = [case for case in CASES if case.role in ("case", "mcode") and any(w in case.name for w in wanted)]
     kinds = {case.kind for case in named}
     beside_mcode = any(case.versus_mcode for case in named)
     return [
@@ -283,7 +297,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--out", default=str(HERE / "results.md"))
-    parser.add_argument("--only", default="", help="run only cases whose name contains this text (and references)")
+    parser.add_argument(
+        "--only", default="", help="run only cases whose name contains this text, or one of A|B (and references)"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     header = [

@@ -185,25 +185,37 @@ def print_report(report: RunReport, out_dir: Path) -> None:
     out.print(escape(f"  report: {out_dir / 'report.json'}"), highlight=False)
 
 
+# The registry API's query vocabulary, shared by fetch and sync.
+Cond = Annotated[str | None, typer.Option("--cond", help="query.cond: conditions or disease.")]
+Term = Annotated[str | None, typer.Option("--term", help="query.term: other terms.")]
+Intr = Annotated[str | None, typer.Option("--intr", help="query.intr: intervention / treatment.")]
+Locn = Annotated[str | None, typer.Option("--locn", help="query.locn: location terms.")]
+Titles = Annotated[str | None, typer.Option("--titles", help="query.titles: title / acronym.")]
+Spons = Annotated[str | None, typer.Option("--spons", help="query.spons: sponsor / collaborator.")]
+Status = Annotated[str | None, typer.Option("--status", help="filter.overallStatus, comma-separated.")]
+Nct = Annotated[str | None, typer.Option("--nct", help="filter.ids: NCT numbers, comma-separated.")]
+Near = Annotated[str | None, typer.Option("--near", help="filter.geo: LAT,LON,DISTANCE (e.g. 40.7,-74,50mi).")]
+Advanced = Annotated[str | None, typer.Option("--advanced", help="filter.advanced (Essie expression).")]
+Api = Annotated[str, typer.Option("--api", help="The API's base URL.")]
+
+
 @app.command()
 def fetch(
     out_file: Annotated[Path, typer.Option("--out", help="The JSON Lines file to write (one API v2 study a line).")],
-    cond: Annotated[str | None, typer.Option("--cond", help="query.cond: conditions or disease.")] = None,
-    term: Annotated[str | None, typer.Option("--term", help="query.term: other terms.")] = None,
-    intr: Annotated[str | None, typer.Option("--intr", help="query.intr: intervention / treatment.")] = None,
-    locn: Annotated[str | None, typer.Option("--locn", help="query.locn: location terms.")] = None,
-    titles: Annotated[str | None, typer.Option("--titles", help="query.titles: title / acronym.")] = None,
-    spons: Annotated[str | None, typer.Option("--spons", help="query.spons: sponsor / collaborator.")] = None,
-    status: Annotated[str | None, typer.Option("--status", help="filter.overallStatus, comma-separated.")] = None,
-    nct: Annotated[str | None, typer.Option("--nct", help="filter.ids: NCT numbers, comma-separated.")] = None,
-    near: Annotated[
-        str | None, typer.Option("--near", help="filter.geo: LAT,LON,DISTANCE (e.g. 40.7,-74,50mi).")
-    ] = None,
+    cond: Cond = None,
+    term: Term = None,
+    intr: Intr = None,
+    locn: Locn = None,
+    titles: Titles = None,
+    spons: Spons = None,
+    status: Status = None,
+    nct: Nct = None,
+    near: Near = None,
     updated_since: Annotated[
         str | None, typer.Option("--updated-since", help="Last update posted on or after this date (YYYY-MM-DD).")
     ] = None,
-    advanced: Annotated[str | None, typer.Option("--advanced", help="filter.advanced (Essie expression).")] = None,
-    api: Annotated[str, typer.Option("--api", help="The API's base URL.")] = "https://clinicaltrials.gov/api/v2",
+    advanced: Advanced = None,
+    api: Api = "https://clinicaltrials.gov/api/v2",
     page_size: Annotated[int, typer.Option("--page-size", min=1, max=1000, help="Studies per page.")] = 1000,
     per_minute: Annotated[float, typer.Option("--per-minute", min=1, help="Requests a minute at most.")] = 50,
     retries: Annotated[int, typer.Option("--retries", min=0, help="Attempts again after a failed request.")] = 5,
@@ -382,19 +394,17 @@ def schema() -> None:
 def sync(
     state_file: Annotated[Path, typer.Option("--state", help="The sync's state (SQLite), kept between runs.")],
     server: Annotated[str | None, typer.Option("--server", help="FHIR base URL (http or https).")] = None,
-    cond: Annotated[str | None, typer.Option("--cond", help="query.cond: conditions or disease.")] = None,
-    term: Annotated[str | None, typer.Option("--term", help="query.term: other terms.")] = None,
-    intr: Annotated[str | None, typer.Option("--intr", help="query.intr: intervention / treatment.")] = None,
-    locn: Annotated[str | None, typer.Option("--locn", help="query.locn: location terms.")] = None,
-    titles: Annotated[str | None, typer.Option("--titles", help="query.titles: title / acronym.")] = None,
-    spons: Annotated[str | None, typer.Option("--spons", help="query.spons: sponsor / collaborator.")] = None,
-    status: Annotated[str | None, typer.Option("--status", help="filter.overallStatus, comma-separated.")] = None,
-    nct: Annotated[str | None, typer.Option("--nct", help="filter.ids: NCT numbers, comma-separated.")] = None,
-    near: Annotated[
-        str | None, typer.Option("--near", help="filter.geo: LAT,LON,DISTANCE (e.g. 40.7,-74,50mi).")
-    ] = None,
-    advanced: Annotated[str | None, typer.Option("--advanced", help="filter.advanced (Essie expression).")] = None,
-    api: Annotated[str, typer.Option("--api", help="The API's base URL.")] = "https://clinicaltrials.gov/api/v2",
+    cond: Cond = None,
+    term: Term = None,
+    intr: Intr = None,
+    locn: Locn = None,
+    titles: Titles = None,
+    spons: Spons = None,
+    status: Status = None,
+    nct: Nct = None,
+    near: Near = None,
+    advanced: Advanced = None,
+    api: Api = "https://clinicaltrials.gov/api/v2",
     per_minute: Annotated[float, typer.Option("--per-minute", min=1, help="API requests a minute at most.")] = 50,
     fhir_version: Annotated[str, typer.Option("--fhir-version", help="R5, R4B or R4.")] = "R5",
     mode: Annotated[str, typer.Option("--mode", help="put (by stable id) or conditional (on identifiers).")] = "put",
