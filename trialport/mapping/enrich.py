@@ -1,11 +1,12 @@
 """The enrichment step every reader's output passes through: time frames parsed, conditions coded
-from the curated tables, CAR-T features found. Works on the mapped fields, before validation."""
+from the curated tables, the eligibility block split into its criteria, CAR-T features found. Works on
+the mapped fields, before validation."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from trialport.mapping import cart, terminology, timeframes
+from trialport.mapping import cart, criteria, terminology, timeframes
 
 
 def _same_code(code: str) -> str:
@@ -13,7 +14,21 @@ def _same_code(code: str) -> str:
     return code[0] + str(int(code[1:])) if code[:1] in "DC" and code[1:].isdigit() else code
 
 
+def _split_criteria(fields: dict[str, Any]) -> None:
+    """Inclusion and exclusion items from the criteria block, unless the reader gave them (the FHIR and
+    workbook readers read them back); a block that cannot be split says why in a diagnostic."""
+    eligibility = fields.get("eligibility")
+    if not eligibility or not eligibility.get("criteria") or "inclusion" in eligibility or "exclusion" in eligibility:
+        return
+    found = criteria.split(eligibility["criteria"])
+    fields["eligibility"] = {**eligibility, "inclusion": found.inclusion, "exclusion": found.exclusion}
+    if found.problem:
+        diagnostic = {"level": "warning", "code": "criteria-unsplit", "field": "eligibility.criteria"}
+        fields["diagnostics"] = [*(fields.get("diagnostics") or []), {**diagnostic, "message": found.problem}]
+
+
 def enrich(fields: dict[str, Any]) -> dict[str, Any]:
+    _split_criteria(fields)
     for outcome in fields.get("outcomes") or []:
         frame = outcome.get("time_frame")
         if frame and frame.get("kind", "unparsed") == "unparsed":
