@@ -28,6 +28,7 @@ examples: $(STAMP)  ## regenerate examples/out from seeds/
 
 bench: $(STAMP)  ## records/s and peak memory of readers, pipelines and exporters, beside the limit and the baseline: benchmarks/results.md
 	$(BIN)/python benchmarks/run.py --sizes 10000,100000
+	$(BIN)/python benchmarks/sync.py --size 10000
 
 fuzz: $(STAMP)  ## fuzz the seed-layout and CSV readers for FUZZ_SECONDS (default 60) each; crashes land in build/fuzz/crashes/
 	$(BIN)/python -m pip install --quiet -e '.[fuzz]'
