@@ -24,22 +24,29 @@ from trialport.mapping.terminology import Antigen, antigens
 _CAR = re.compile(
     r"(?<![A-Za-z])CAR(?![a-z]|E)|\bCART\b|(?<=[a-z])CAR(?:[\s-]?T\b)|\bU?CART(?=\d|\b)|\bSTAR-T\b"
     r"|(?i:\bcar[\s-]t\b|chimeric antigen receptor|chimeric (?:T[\s-]cell|immune|antigen) receptors?)"
-    r"|\b[A-Za-z]+-CIR\b"
+    r"|\b[A-Za-z]+-CIR\b|\b\dSCAR"
 )
 # "CD19-CD22 targeted T cells", "GD2-specific NKT cells": a cell therapy named by what it is directed at
 _DIRECTED_CELLS = re.compile(
     r"\b(?:CD\d{1,3}[a-z]?|[A-Z][A-Za-z0-9]*[A-Z0-9][\w.]*)[\s/-]*(?:(?:targeted|targeting|specific|directed|"
     r"redirected)[\s-]+)(?:CAR[\s-]*)?(?:NKT|NK|T)[\s-]?cells?\b"
+    r"|\b(?i:anti)-(?:CD\d{1,3}[a-z]?|[A-Z][A-Za-z0-9-]*[A-Z0-9])\s+(?:T[\s-]?)?(?i:cells)\b"
 )
 _NKT = re.compile(r"\bNKT[\s-]?cells?\b|\bCAR[\s-]?NKT\b", re.IGNORECASE)
-_TCR = re.compile(r"\bTCR[\s-]?T\b|\bTCR[\s-](?:engineered|transduced|modified)\b", re.IGNORECASE)
+# "T Cell Receptor Gene Transduced ... T Lymphocytes", "T Cell Receptor-transduced T Cells", "Expressing NY-ESO-1
+# TCR": T cells given an engineered T-cell receptor (TCR-T), named where the trial says what it gives
+_TCR_CELLS = re.compile(
+    r"\b(?:TCR|T[\s-]cell[\s-]receptor)[\s-]+(?:gene[\s-]+)?(?:transduced|engineered|modified|transfected)\b"
+    r"|\bTCR[\s-]?T\b|\b(?:expressing|transduced with)\s+(?:an?\s+)?(?:[\w-]+\s+)?(?:TCRs?\b|T[\s-]cell receptors?\b)",
+    re.IGNORECASE,
+)
 # "CD4+ and CD8+ CAR-T cells", "CD4/CD8 ratio", "CD4:CD8": the cells' composition, not an antigen targeted
 _COMPOSITION = re.compile(
     r"\bCD([48])\s*\+?\s*(?:/|:|,|&|\band\b|\bor\b|-)\s*CD(?!\1)[48]\b\s*\+?|\bCD[48]\s*(?:\+|positive)(?=[\s-]*(?:and|T\b|CAR|cells?))",
     re.IGNORECASE,
 )
 # "CAR33", "CART-123", "CAR.70": a CAR named by the number of its CD antigen
-_CAR_NUMBER = re.compile(r"(?<![A-Za-z])CART?[\s.-]?(\d{1,3})(?![\d.]*\s*(?:x|mg|ml|cells/kg))")
+_CAR_NUMBER = re.compile(r"(?<![A-Za-z])(?:\dS)?CART?[\s.-]?(\d{1,3})(?:/(\d{1,3}))?(?![\d.]*\s*(?:x|mg|ml|cells/kg))")
 _NK = re.compile(
     r"\bCAR[\s-]?NK\b|chimeric antigen receptor[\s-]+(?:modified\s+)?(?:natural killer|NK)\b", re.IGNORECASE
 )
@@ -259,8 +266,12 @@ def features(fields: dict[str, Any]) -> dict[str, Any] | None:
     car = None
     if _may_name_car("\x00".join([t for _, t in naming] + [t for _, t in outcomes])):
         car = next(((k, t, m) for k, t in naming + outcomes if _may_name_car(t) and (m := _CAR.search(t))), None)
-    if car is None and " cell" in "\x00".join(t for _, t in naming):
+    named_text = "\x00".join(t for _, t in naming)
+    if car is None and " cell" in named_text.lower():
         car = next(((k, t, m) for k, t in naming if (m := _DIRECTED_CELLS.search(t))), None)
+    tcr = None
+    if car is None and ("TCR" in named_text or "eceptor" in named_text):
+        car = tcr = next(((k, t, m) for k, t in naming if (m := _TCR_CELLS.search(t))), None)
     prose = [(key, fields.get(key) or "") for key in ("brief_summary", "detailed_description")]
     prose += [(f"interventions[{i}].description", x.get("description") or "") for i, x in enumerate(interventions)]
     if car is None and not named:
@@ -287,6 +298,8 @@ def features(fields: dict[str, Any]) -> dict[str, Any] | None:
         modality = "CAR-NK"
     elif any(_NKT.search(t) for k, t in naming if "NKT" in t):
         modality = "CAR-NKT"
+    elif tcr is not None:
+        modality = "TCR-T"
     elif car is None:
         modality = next(iter(found.values()))["modality"]
 
@@ -323,10 +336,11 @@ def features(fields: dict[str, Any]) -> dict[str, Any] | None:
     by_name = {name.upper(): antigen for antigen in antigens() for name in antigen.names}
     for key, text in naming:
         for m in _CAR_NUMBER.finditer(text):
-            antigen = by_name.get(f"CD{m.group(1)}")
-            if antigen and antigen not in targets:
-                targets.append(antigen)
-                evidence.append({"field": key, "text": _snippet(text, m)})
+            for number in filter(None, m.groups()):
+                antigen = by_name.get(f"CD{number}")
+                if antigen and antigen not in targets:
+                    targets.append(antigen)
+                    evidence.append({"field": key, "text": _snippet(text, m)})
     targets += [a for a in dict.fromkeys(by_product) if a not in targets]
 
     def first(options: tuple[tuple[str, re.Pattern[str]], ...]) -> str | None:
