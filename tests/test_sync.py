@@ -1,7 +1,8 @@
 """``trialport sync`` against the stand-in API (the real records) and a real FHIR server (sekmet-fhir):
 the first run pushes the whole query, a run with nothing changed pushes nothing, a later run pushes
 exactly the trials that changed or left the query, an interrupted run is completed by the next, two runs
-at once are refused, and a trial the registry dropped is reported, or deleted when asked."""
+at once are refused, and a trial the registry dropped is reported, or deleted when asked. In conditional
+mode against Medplum, which picks its own ids, the same by the server's ids; and R5 resources sent valid."""
 
 from __future__ import annotations
 
@@ -18,16 +19,18 @@ import orjson
 import pytest
 from conftest import v2_studies
 from ctgov_api_server import CtgovApiServer, Refused, nct_id
-from fhir_servers import TOKEN, FaultyFront, count, sekmet, stored
+from fhir_servers import TOKEN, FaultyFront, count, dangling, medplum, node_tools, sekmet, stored
 
 from trialport.ctgov_api import ApiClient
 from trialport.fetch import Query
+from trialport.fhir.codes import NCT_SYSTEM
 from trialport.fhirclient import Client
 from trialport.sync import SyncError, status_lines, sync
 from trialport.sync_state import State
 
 pytestmark = pytest.mark.slow  # starts a FHIR server
 
+SHARED_TYPES = ("Organization", "Location", "Practitioner", "PractitionerRole")
 STATUSES = "RECRUITING,NOT_YET_RECRUITING,ACTIVE_NOT_RECRUITING"
 QUERY = Query(status=STATUSES)
 
@@ -73,9 +76,10 @@ def run(api: CtgovApiServer, base: str, state: Path, retries: int = 4, **options
 
 
 def studies_sent(front: FaultyFront, since: int) -> list[str]:
-    """The ResearchStudies of the transactions the front received from POST number ``since`` on."""
+    """The ResearchStudies of the transactions the front received from POST number ``since`` on (by id;
+    in conditional mode, by the NCT number the update matches on)."""
     return [
-        e["resource"]["id"]
+        e["resource"].get("id") or e["request"]["url"].rpartition("|")[2]
         for body in front.bodies[since:]
         for e in json.loads(body)["entry"]
         if e["resource"]["resourceType"] == "ResearchStudy"
@@ -299,3 +303,152 @@ def test_another_target_or_an_updated_since_is_refused(server, tmp_path):
             sync(Query(nct="NCT00973089"), server, state, api_client=ApiClient(api.url), version="R5")
     with pytest.raises(ValueError, match="--updated-since"):
         sync(Query(updated_since="2025-01-01"), server, state)
+
+
+# -- conditional mode: a server that picks its own ids (Medplum) ----------------------------------------
+FEW = ("NCT00763412", "NCT00973089", "NCT06480136")  # 1 site and 2 interventions; 1 site, 1; no site, 1
+
+
+@pytest.fixture
+def assigning():
+    """Medplum, empty: it assigns ids itself, so sync must remember the server's own (conditional mode)."""
+    with medplum() as base:
+        yield base
+
+
+def run_conditional(api: CtgovApiServer, base: str, state: Path, **options):
+    client = ApiClient(api.url, per_minute=1_000_000, backoff=0.01)
+    fhir = Client(base, retries=2, backoff=0.01)
+    query = Query(nct=",".join(FEW))
+    return sync(query, base, state, api_client=client, fhir_client=fhir, version="R4", mode="conditional", **options)
+
+
+def by_nct(base: str, nct: str) -> list[dict]:
+    """The server's ResearchStudies that carry this NCT number (searched by identifier)."""
+    found = httpx.get(f"{base}/ResearchStudy", params={"identifier": f"{NCT_SYSTEM}|{nct}"}, timeout=30).json()
+    return [e["resource"] for e in found.get("entry", [])]
+
+
+def test_conditional_mode_pushes_once_updates_in_place_and_deletes_by_the_servers_id(assigning, tmp_path):
+    state = tmp_path / "sync.sqlite"
+    front = FaultyFront(assigning)
+    with IdsApi() as api:
+        first = run_conditional(api, front.url, state)
+        assert first.kind == "full" and sorted(first.pushed) == list(FEW) and not first.failed
+        assert not first.shared_failed and first.exit_code == 0
+        assert count(assigning, "ResearchStudy") == 3
+        studies = {nct: by_nct(assigning, nct) for nct in FEW}
+        assert {nct: len(found) for nct, found in studies.items()} == dict.fromkeys(FEW, 1)  # exactly one each
+        ids = {nct: found[0]["id"] for nct, found in studies.items()}
+        assert all(ids[nct] != nct for nct in FEW)  # the server chose the ids
+        with State(state, lock=False) as kept:
+            refs = {key: ref for key, (_, ref, trial) in kept.hashes().items() if trial}
+        assert {nct: refs[f"ResearchStudy/{nct}"] for nct in FEW} == {n: f"ResearchStudy/{i}" for n, i in ids.items()}
+        # what a study refers to is where the server keeps it: its sponsor (raw leadSponsor) and its site
+        hadassah = studies["NCT00973089"][0]
+        assert get(assigning, hadassah["sponsor"]["reference"]).json()["name"] == "Hadassah Medical Organization"
+        (site,) = hadassah["site"]
+        assert get(assigning, site["reference"]).json()["name"] == "Hadassah Medical Organization"
+        assert dangling(assigning, ("ResearchStudy", *SHARED_TYPES, "Group", "PlanDefinition")) == []
+
+        # nothing changed: not one transaction
+        posts = front.requests
+        second = run_conditional(api, front.url, state)
+        assert second.kind == "incremental" and second.pushed == [] and second.shared == 0
+        assert second.unchanged == second.fetched and front.requests == posts
+
+        # a new title (raw briefTitle + " (amended)"): the same server resource, updated
+        changed = "NCT00763412"
+        study = orjson.loads(orjson.dumps(api.records[changed]))
+        title = "Pilot and Feasibility Study for the Treatment of Pre-diabetes in Patients With Cystic Fibrosis"
+        assert study["protocolSection"]["identificationModule"]["briefTitle"] == title
+        study["protocolSection"]["identificationModule"]["briefTitle"] = f"{title} (amended)"
+        api.put(study)
+        api.set_last_update(changed, "2026-01-15")
+        api.data_timestamp = "2026-01-15T00:00:00"
+        posts = front.requests
+        third = run_conditional(api, front.url, state)
+        assert third.pushed == [changed] and third.unchanged == third.fetched - 1 and not third.failed
+        assert studies_sent(front, posts) == [changed]
+        (updated,) = by_nct(assigning, changed)
+        assert updated["id"] == ids[changed] and updated["title"] == f"{title} (amended)"
+        assert count(assigning, "ResearchStudy") == 3
+
+        # an intervention removed (raw: placebo and repaglinide): the placebo's PlanDefinition is deleted
+        with State(state, lock=False) as kept:
+            plans = {get(assigning, r).json()["title"]: r for r in kept.own_refs(changed) if r.startswith("Plan")}
+        assert sorted(plans) == ["placebo", "repaglinide"]
+        interventions = study["protocolSection"]["armsInterventionsModule"]["interventions"]
+        assert [i["name"] for i in interventions] == ["placebo", "repaglinide"]
+        del interventions[0]
+        api.put(study)
+        api.set_last_update(changed, "2026-01-20")
+        api.data_timestamp = "2026-01-20T00:00:00"
+        fourth = run_conditional(api, front.url, state)
+        assert fourth.pushed == [changed] and not fourth.failed and not fourth.notes
+        assert get(assigning, plans["placebo"]).status_code in (404, 410)
+        assert get(assigning, plans["repaglinide"]).json()["title"] == "repaglinide"
+        with State(state, lock=False) as kept:
+            assert [r for r in kept.own_refs(changed) if r.startswith("Plan")] == [plans["repaglinide"]]
+        assert dangling(assigning, ("ResearchStudy", *SHARED_TYPES, "Group", "PlanDefinition")) == []
+
+        # dropped by the registry: reported, then deleted by the server's ids (the study and its Group)
+        dropped = "NCT00973089"
+        with State(state, lock=False) as kept:
+            own = kept.own_refs(dropped)
+        assert own[0] == f"ResearchStudy/{ids[dropped]}" and any(ref.startswith("Group/") for ref in own)
+        assert all(get(assigning, ref).status_code == 200 for ref in own)
+        api.remove(dropped)
+        kept_run = run_conditional(api, front.url, state)
+        assert kept_run.missing == [dropped] and kept_run.deleted == [] and len(by_nct(assigning, dropped)) == 1
+        gone = run_conditional(api, front.url, state, delete_missing=True)
+        assert gone.deleted == [dropped] and not gone.failed
+    front.close()
+    assert by_nct(assigning, dropped) == []
+    assert all(get(assigning, ref).status_code in (404, 410) for ref in own)
+    assert [s["id"] for s in by_nct(assigning, changed)] == [ids[changed]]
+    assert count(assigning, "ResearchStudy") == 2
+    # the site and sponsor stay: shared resources may serve other trials
+    assert get(assigning, hadassah["sponsor"]["reference"]).status_code == 200
+
+
+def test_r5_sync_sends_valid_r5_resources_and_then_nothing(assigning, tmp_path):
+    """No test server validates R5 (sekmet-fhir is R4 and refuses an R5 Group; Medplum's in-memory
+    repository stores what it is given, unvalidated), so what sync sent is checked by the validator."""
+    state = tmp_path / "sync.sqlite"
+    front = FaultyFront(assigning)
+    with IdsApi() as api:
+        client = ApiClient(api.url, per_minute=1_000_000, backoff=0.01)
+        fhir = Client(front.url, retries=2, backoff=0.01)
+        query = Query(nct=",".join(FEW))
+        first = sync(query, front.url, state, api_client=client, fhir_client=fhir, version="R5", out=tmp_path / "out")
+        assert sorted(first.pushed) == list(FEW) and first.exit_code == 0
+        for nct in FEW:  # each record posted again, as it was: read again, found unchanged, not sent
+            api.set_last_update(nct, "2026-01-15")
+        api.data_timestamp = "2026-01-15T00:00:00"
+        posts = front.requests
+        second = sync(query, front.url, state, api_client=client, fhir_client=fhir, version="R5")
+        assert (second.fetched, second.unchanged, second.pushed, front.requests) == (3, 3, [], posts)
+    front.close()
+    sent = {e["request"]["url"]: e["resource"] for body in front.bodies for e in json.loads(body)["entry"]}
+    ndjson = tmp_path / "sent.ndjson"
+    ndjson.write_text("".join(json.dumps(r) + "\n" for r in sent.values()), encoding="utf-8")
+    checked = subprocess.run(
+        ["node", str(node_tools() / "validate.js"), "R5", str(ndjson)], capture_output=True, text=True, check=True
+    )
+    results = [json.loads(line) for line in checked.stdout.splitlines()]
+    assert len(results) == len(sent) and [r for r in results if not r["valid"]] == []
+    # raw NCT00973089: overallStatus WITHDRAWN, leadSponsor Hadassah Medical Organization: in R5 the
+    # recruitment state is progressStatus (status is the record's publication status) and the sponsor
+    # an associatedParty; R4's status "withdrawn" and sponsor are not there
+    study = get(assigning, "ResearchStudy/NCT00973089").json()
+    assert study["status"] == "active" and "sponsor" not in study
+    assert [s["state"]["text"] for s in study["progressStatus"]] == ["WITHDRAWN"]
+    sponsors = [p for p in study["associatedParty"] if p["role"]["coding"][0]["code"] == "lead-sponsor"]
+    assert [get(assigning, p["party"]["reference"]).json()["name"] for p in sponsors] == [
+        "Hadassah Medical Organization"
+    ]
+    written = (tmp_path / "out" / "fhir" / "R5" / "ResearchStudy.ndjson").read_text(encoding="utf-8").splitlines()
+    exported = {r["id"]: r for r in map(json.loads, written)}
+    held = {nct: get(assigning, f"ResearchStudy/{nct}").json() for nct in FEW}
+    assert {n: {k: v for k, v in r.items() if k != "meta"} for n, r in held.items()} == exported  # as convert writes

@@ -138,6 +138,7 @@ class _Run:
         self.rows = state.trials()
         self.confirmed: dict[str, str] = {}  # shared key → hash confirmed
         self.own: dict[str, dict[str, str]] = {}  # trial → {key: hash confirmed}
+        self.refs: dict[str, dict[str, str]] = {}  # trial → {key: where the server keeps it}
         self.push = PushReport()  # its ``written`` holds where the server keeps each confirmed shared resource
         for key, (hashed, ref, trial) in state.hashes().items():
             if trial is None:
@@ -145,6 +146,7 @@ class _Run:
                 self.push.written[key] = ref
             else:
                 self.own.setdefault(trial, {})[key] = hashed
+                self.refs.setdefault(trial, {})[key] = ref
         self.changed_shared: dict[str, tuple[Resource, str]] = {}  # seen this run, not confirmed as it is now
         self.seen_shared: set[str] = set()
         self.queue: list[_Prepared] = []
@@ -233,8 +235,11 @@ class _Run:
         for p in batch:
             status = answer.statuses.get(p.nct)
             if not answer.message and status in ("created", "updated") and all(k in known for k in p.hashes):
-                pushed.append((p.nct, p.last_update, {k: (h, known[k]) for k, h in p.hashes.items()}))
-                self.own[p.nct] = dict(p.hashes)
+                own = {k: (h, known[k]) for k, h in p.hashes.items()}
+                own |= self.drop_stale(p.nct, own)
+                pushed.append((p.nct, p.last_update, own))
+                self.own[p.nct] = {k: h for k, (h, _) in own.items()}
+                self.refs[p.nct] = {k: ref for k, (_, ref) in own.items()}
                 self.report.pushed.append(p.nct)
             else:
                 why = answer.message or status or "no answer"
@@ -260,23 +265,36 @@ class _Run:
                 self.report.notes.append(f"shared resources not confirmed: {problem}")
         self.report.shared_failed = len(self.changed_shared)
 
+    def drop_stale(self, nct: str, own: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+        """Delete from the server the trial's own resources it no longer has (an intervention removed:
+        its PlanDefinition); those the server did not delete, kept in the state, so the trial differs
+        and the next run tries again."""
+        stale = {key: ref for key, ref in self.refs.get(nct, {}).items() if key not in own}
+        problem = self.remove(list(stale.values())) if stale else ""
+        if not problem:
+            return {}
+        self.report.notes.append(f"{nct}: resources it no longer has not deleted (the next run tries again): {problem}")
+        return {key: (self.own[nct][key], ref) for key, ref in stale.items()}
+
+    def remove(self, refs: list[str]) -> str:
+        """DELETE ``refs`` (``Type/id`` where the server keeps them) in one transaction; why not, or ""."""
+        entries = [{"request": {"method": "DELETE", "url": ref}} for ref in refs]
+        try:
+            response = self.fhir.transaction({"resourceType": "Bundle", "type": "transaction", "entry": entries})
+        except PushError as error:
+            return f"delete: {error}"
+        answers = response.json().get("entry", []) if response.status_code < 400 else []
+        codes = [str(a.get("response", {}).get("status", "")).split(" ")[0] for a in answers]
+        if len(codes) != len(refs) or not all(c.startswith("2") or c in ("404", "410") for c in codes):
+            return self.fhir.redact(f"delete: HTTP {response.status_code}: {response.text[:200]}")
+        return ""
+
     def delete(self, nct: str) -> None:
         """Delete the trial's own resources from the server (its shared ones may serve other trials)."""
         refs = self.state.own_refs(nct)
-        if refs:
-            entries = [{"request": {"method": "DELETE", "url": ref}} for ref in refs]
-            try:
-                response = self.fhir.transaction({"resourceType": "Bundle", "type": "transaction", "entry": entries})
-            except PushError as error:
-                self.report.failed[nct] = f"delete: {error}"
-                return
-            answers = response.json().get("entry", []) if response.status_code < 400 else []
-            codes = [str(a.get("response", {}).get("status", "")).split(" ")[0] for a in answers]
-            if len(codes) != len(refs) or not all(c.startswith("2") or c in ("404", "410") for c in codes):
-                self.report.failed[nct] = self.fhir.redact(
-                    f"delete: HTTP {response.status_code}: {response.text[:200]}"
-                )
-                return
+        if refs and (problem := self.remove(refs)):
+            self.report.failed[nct] = problem
+            return
         self.state.deleted(nct)
         self.report.deleted.append(nct)
 
