@@ -40,15 +40,17 @@ exclusion criteria after non-inclusion criteria (they are then withdrawal criter
 numbered list that starts again at 1. An exclusion is never guessed into inclusion.
 
 Speed: most blocks have the usual headings and flat lists; those are cut at the headings and their
-items taken with whole-line string operations (``_usual``); other sections, and other blocks, are read
-line by line. Both readings give the same items (tests/test_criteria.py checks it on every real block).
-Regular expressions are compiled once.
+items taken with whole-section string operations (``_usual``); a section of bullets and numbers nested by
+indentation is read in one pass without building its lines (``_indented_list``); other sections, and
+other blocks, are read line by line. Both readings give the same items (tests/test_criteria.py checks it
+on every real block). Regular expressions are compiled once.
 """
 
 from __future__ import annotations
 
 import re
 from functools import partial
+from operator import itemgetter
 from typing import NamedTuple
 
 
@@ -106,6 +108,17 @@ _USUAL_HEADING = re.compile(
     r"\n(Inclusion|Exclusion|INCLUSION|EXCLUSION) (?:Criteria|criteria|CRITERIA):?[^\S\n]*(?=\n|$)"
 )
 _NUMBER = re.compile(r"(\d{1,3})([.)]) +(?=\S)")
+# The numbered marker of _MARKER alone: a line starting with a digit can match no other alternative.
+_NUMBER_MARKER = re.compile(r"(\d{1,3}) ?([.)、](?!\d))\s*")
+# Whole-section tests for the usual sections, whose text starts with "\n": a row ending with ':'; a numbered row
+# and a row starting with a bullet or a digit (from its "\n": the literal lets the engine jump from row to row;
+# [^\S\n] is what strip() removes on the left).
+_COLON_END = re.compile(r":\s*$", re.M)
+_NUMBERED_ROW = re.compile(r"\n([^\S\n]*)(\d{1,3})([.)]) +(?=\S)([^\n]*)")
+_ITEM_ROW = re.compile(r"\n[^\S\n]*(?:[*•-] |[0-9])")
+_INDENT_AND_END = itemgetter(0, 2)
+_NUMERAL = itemgetter(1)
+_ROW_TEXT = itemgetter(3)
 _MEASURE = re.compile(r"[^\s:<>≤≥=]+(?:\s+[^\s:<>≤≥=]+){0,2}\s*[<>≤≥=]")
 
 
@@ -148,6 +161,11 @@ def _parse(raw: str, stripped: str, blank_before: bool) -> _Line:
         if (text[1:2] in ".)" or text[:1].isdigit()) and (second := _SECOND_NUMBER.match(text)):
             text = text[second.end() :]
         return _new((indent, first, 0, text, blank_before))
+    if first.isdigit() and first <= "9":  # the usual numbered item, read with a short regex
+        m = _NUMBER_MARKER.match(stripped)
+        if m is None:
+            return _new((indent, None, 0, stripped, blank_before))
+        return _new((indent, "1" + m[2], int(m[1]), stripped[m.end() :], blank_before))
     m = _MARKER.match(stripped)
     if m is None:
         return _new((indent, None, 0, stripped, blank_before))
@@ -434,21 +452,34 @@ def _section_items(lines: list[_Line]) -> list[str] | str:
     if simple is not None:
         return simple
     section = _Section()
-    lines = [line for line in lines if line.family or line.text[0] not in "NnPpTtFf" or not _NOTE.match(line.text)]
-    if any(line.family for line in lines):
-        indents = {line.indent for line in lines if line.family}
+    indents = {line.indent for line in lines if line.family}
+    if indents:
         by_indent = len(indents) > 1
-        section.groups = _groups(lines)
+        marked = section.marked
         families: dict[str, int] = {}
-        for index, line in enumerate(lines):
-            if line.family is None:
-                section.unmarked(line, lines[index + 1] if index + 1 < len(lines) else None)
-            else:
-                if line.family[0] in "iI(":
+        if None in {line.family for line in lines}:
+            lines = [
+                line for line in lines if line.family or line.text[0] not in "NnPpTtFf" or not _NOTE.match(line.text)
+            ]
+            section.groups = _groups(lines)
+            for index, line in enumerate(lines):
+                if line.family is None:
+                    section.unmarked(line, lines[index + 1] if index + 1 < len(lines) else None)
+                else:
+                    if line.family[0] in "iI(":
+                        line = _fix_roman(line, families)
+                    families[line.family] = line.ordinal
+                    marked(line, by_indent)
+        else:  # every line a list item: no notes to drop, no groups
+            for line in lines:
+                family = line.family
+                if family[0] in "iI(":
                     line = _fix_roman(line, families)
-                families[line.family] = line.ordinal
-                section.marked(line, by_indent)
+                    family = line.family
+                families[family] = line.ordinal
+                marked(line, by_indent)
     else:
+        lines = [line for line in lines if line.text[0] not in "NnPpTtFf" or not _NOTE.match(line.text)]
         _plain(section, lines)
     if section.problem:
         return section.problem
@@ -462,27 +493,38 @@ def _section_items(lines: list[_Line]) -> list[str] | str:
     return found
 
 
-def _read_section(text: str, last: bool) -> list[_Line] | None:
-    """The lines of a section found by the usual headings, parsed as the line-by-line reading parses them;
-    None when a line is a heading of any kind or holds one (the block is then read line by line)."""
+def _read_section(text: str, rows: list[str], strips: list[str], last: bool) -> list[_Line] | None:
+    """The lines of a section found by the usual headings (``rows`` its lines, ``strips`` them stripped),
+    parsed as the line-by-line reading parses them; None when a line is a heading of any kind or holds one
+    (the block is then read line by line)."""
     lines = []
     blank = False
-    for raw in text.split("\n")[1:]:  # [0]: the rest of the heading's line
-        stripped = raw.strip()
+    kinds = "lusion" in text or "LUSION" in text
+    others = "riteri" in text or "RITERI" in text
+    for index in range(1, len(rows)):  # [0]: the rest of the heading's line
+        stripped = strips[index]
         if not stripped or stripped in _LONE_MARKERS:
             blank = True
             continue
-        if stripped[0] not in _MARKER_START and (len(stripped) < 2 or stripped[1] not in ".)"):
-            line = _new((len(raw) - len(raw.lstrip()) if raw[0] in " \t" else 0, None, 0, stripped, blank))
+        raw = rows[index]
+        first = stripped[0]
+        if first not in _MARKER_START and (len(stripped) < 2 or stripped[1] not in ".)"):
+            found = stripped
+            line = _new((len(raw) - len(raw.lstrip()) if raw[0] in " \t" else 0, None, 0, found, blank))
+        elif first in "*-•" and stripped[1:2] == " ":  # the usual bullet, as _parse reads it
+            found = stripped[2:].lstrip()
+            if (found[1:2] in ".)" or found[:1].isdigit()) and (second := _SECOND_NUMBER.match(found)):
+                found = found[second.end() :]
+            line = _new((len(raw) - len(raw.lstrip()) if raw[0] in " \t" else 0, first, 0, found, blank))
         else:
             line = _parse(raw, stripped, blank)
+            found = line[3]
         blank = False
-        found = line.text
         if not found:
             continue
-        if ("lusion" in found or "LUSION" in found) and _holds_heading(found):
+        if kinds and ("lusion" in found or "LUSION" in found) and _holds_heading(found):
             return None
-        if ("riteri" in found or "RITERI" in found) and _OTHER_HEADING.fullmatch(found):
+        if others and ("riteri" in found or "RITERI" in found) and _OTHER_HEADING.fullmatch(found):
             return None
         lines.append(line)
     if not last and lines:
@@ -492,36 +534,36 @@ def _read_section(text: str, last: bool) -> list[_Line] | None:
     return lines
 
 
-def _usual_section(text: str, last: bool) -> list[str] | None:
+def _usual_section(text: str, rows: list[str], strips: list[str], last: bool) -> list[str] | None:
     """The items of a section that is one flat list: every line a ``*``/``-``/``•`` bullet at one
     indentation, or numbered in order at one indentation, or every line an unmarked criterion; None for
     anything else (the line-by-line reading decides those). Nothing here may differ from that reading.
-    Only cheap string operations run per line (no regex scan over every line)."""
-    raws = [raw for raw in text.split("\n") if raw and not raw.isspace()]
-    if not raws:
+    Tests run on the whole section where they can (one search, count or findall instead of a loop per line)."""
+    first = next(filter(None, strips), None)
+    if first is None:
         return []
-    texts = [raw.strip() for raw in raws]
-    if ":" in {line[-1] for line in texts}:
+    if _COLON_END.search(text):
         return None  # an item that may own the lines below it, or a part heading
-    first = texts[0]
+    rows_with_text = len(strips) - strips.count("")
     if first[1:2] == " " and first[0] in "*-•":
-        prefix = raws[0][: len(raws[0]) - len(first) + 2]
-        if len({raw[: len(prefix)] for raw in raws}) > 1:
-            return None  # another marker or another indentation
-        texts = [line[2:].lstrip() for line in texts]
-        if True in {item[:1].isdigit() or item[1:2] in ".)" for item in texts}:
-            return None  # "* 1. text": a number after the bullet
+        raw = rows[strips.index(first)]
+        prefix = raw[: len(raw) - len(first) + 2]
+        if text.count("\n" + prefix) != rows_with_text:
+            return None  # another marker or another indentation (rows[0] is always empty)
+        texts = [line[2:].lstrip() for line in strips if line]
+        for item in texts:
+            if item[:1].isdigit() or item[1:2] in ".)":
+                return None  # "* 1. text": a number after the bullet
     elif first[0].isdigit():
-        if len({len(raw) - len(raw.lstrip()) for raw in raws}) > 1:
-            return None
-        numbers = [_NUMBER.match(line) for line in texts]
-        if None in numbers or len({number[2] for number in numbers}) > 1:
-            return None
+        numbers = _NUMBERED_ROW.findall(text)
+        if len(numbers) != rows_with_text or len(set(map(_INDENT_AND_END, numbers))) > 1:
+            return None  # a row of another kind, another indentation or another marker
         start = int(numbers[0][1])
-        if [int(number[1]) for number in numbers] != list(range(start, start + len(numbers))):
-            return None
-        texts = [line[number.end() :] for line, number in zip(texts, numbers, strict=True)]
+        if " ".join(map(_NUMERAL, numbers)) != " ".join(map(str, range(start, start + len(numbers)))):
+            return None  # out of order (or written "01.": the line-by-line reading decides)
+        texts = list(map(str.rstrip, map(_ROW_TEXT, numbers)))
     else:
+        texts = [line for line in strips if line]
         if not last and " " in texts[-1] and _short_title(texts[-1]):
             return None  # maybe the name of the group whose heading follows
         for line in texts:
@@ -531,9 +573,94 @@ def _usual_section(text: str, last: bool) -> list[str] | None:
                 return None
     if ("lusion" in text or "LUSION" in text) and any(_holds_heading(item) for item in texts):
         return None
-    if ("riteri" in text or "RITERI" in text) and any(_OTHER_HEADING.fullmatch(item) for item in texts):
-        return None
+    if ("riteri" in text or "RITERI" in text) and any(
+        ("riteri" in item or "RITERI" in item) and _OTHER_HEADING.fullmatch(item) for item in texts
+    ):
+        return None  # (the line-by-line reading tests only the lines that hold "riteri" too)
     return [_one_line(item) if "  " in item or "\t" in item else item for item in texts]
+
+
+def _indented_list(text: str, rows: list[str], strips: list[str]) -> list[str] | str | None:
+    """The items of a usual section whose every line is a ``*``/``-``/``•`` bullet or a number, nested by
+    indentation (two or more), read as ``_read_section`` and ``_Section.marked`` read it but without building
+    the lines first; None for any other section. Only the indentation decides nesting here: list markers of
+    these kinds have no roman numerals to tell from letters and no unmarked line to place."""
+    if len(_ITEM_ROW.findall(text)) != len(strips) - strips.count(""):
+        return None  # a row without such a marker
+    kinds = "lusion" in text or "LUSION" in text
+    others = "riteri" in text or "RITERI" in text
+    items: list[list[list]] = []
+    levels: list[list] = []  # [indent, ordinal, families] from the outermost list inwards
+    several = False  # more than one indentation
+    problem = None
+    for raw, stripped in zip(rows, strips, strict=True):  # rows[0], the rest of the heading's line, is empty
+        if not stripped or stripped in _LONE_MARKERS:
+            continue
+        first = stripped[0]
+        if first in "*-•" and stripped[1:2] == " ":
+            found = stripped[2:].lstrip()
+            if (found[1:2] in ".)" or found[:1].isdigit()) and (second := _SECOND_NUMBER.match(found)):
+                found = found[second.end() :]
+            family, ordinal = first, 0
+        elif "0" <= first <= "9" and (number := _NUMBER_MARKER.match(stripped)):
+            found = stripped[number.end() :]
+            family, ordinal = "1" + number[2], int(number[1])
+        else:
+            return None
+        if not found:
+            continue
+        if kinds and ("lusion" in found or "LUSION" in found) and _holds_heading(found):
+            return None
+        if others and ("riteri" in found or "RITERI" in found) and _OTHER_HEADING.fullmatch(found):
+            return None
+        indent = raw.find(first) if raw[0] in " \t" else 0  # the leading whitespace (first: its first other character)
+        if not levels:
+            levels.append([indent, ordinal, {family}])
+            items.append([[0, found]])
+            outermost = indent
+            continue
+        if indent != outermost:
+            several = True
+        depth = len(levels) - 1
+        top = levels[depth]
+        if not -1 <= top[0] - indent <= 1:
+            for depth in range(len(levels) - 1, -1, -1):
+                if abs(levels[depth][0] - indent) <= 1:
+                    break
+                if levels[depth][0] < indent:
+                    depth += 1
+                    break
+            else:
+                depth = 0
+            del levels[depth + 1 :]
+        if (
+            depth == 0
+            and ordinal == 1
+            and family in levels[0][2]
+            and levels[0][1] > 1
+            and not items[-1][-1][1].endswith(":")
+        ):
+            problem = f"the numbering of the list starts again at {found[:40]!r}"
+        if depth == len(levels):
+            levels.append([indent, ordinal, {family}])
+        else:
+            level = levels[depth]
+            level[1] = ordinal
+            level[2].add(family)
+        if depth == 0:
+            items.append([[0, found]])
+        else:
+            items[-1].append([depth, found])
+    if not several:
+        return None  # one indentation: the marker kinds and numbering decide, as _Section.marked reads them
+    if problem:
+        return problem
+    return [
+        (_one_line(item[0][1]) if "  " in item[0][1] or "\t" in item[0][1] else item[0][1])
+        if len(item) == 1
+        else _render(item)
+        for item in items
+    ]
 
 
 def _holds_heading(text: str) -> bool:
@@ -552,9 +679,15 @@ def _usual(block: str) -> Criteria | None:
     last = len(parts) - 1
     for index in range(1, last, 2):
         text = parts[index + 1]
-        items = _usual_section(text, index + 1 == last)
+        rows = text.split("\n")
+        strips = [row.strip() for row in rows]
+        items = _usual_section(text, rows, strips, index + 1 == last)
+        if items is None and ("\n " in text or "\n\t" in text):  # (one indentation: not an indented list)
+            items = _indented_list(text, rows, strips)
+            if isinstance(items, str):
+                return Criteria([], [], items)
         if items is None:
-            lines = _read_section(text, index + 1 == last)
+            lines = _read_section(text, rows, strips, index + 1 == last)
             if lines is None:
                 return None
             items = _section_items(lines)
