@@ -36,6 +36,7 @@ from trialport.fhir.codes import (
     TIME_FRAME_EXTENSION,
     XVER,
 )
+from trialport.mapping import cart
 from trialport.mapping.terminology import ANTIGEN
 
 PACKAGE = Path(str(files("trialport.fhir") / "package"))
@@ -237,13 +238,18 @@ def test_reference_types_are_the_registrys(release):
 
 
 def test_cell_therapy_codes_are_the_modalities_found():
-    with (DATA / "cart-labels.csv").open(encoding="utf-8") as handle:  # the 49 CAR trials, read by hand
+    with (DATA / "cart-labels.csv").open(encoding="utf-8") as handle:  # the CAR trials, read by hand
         labelled = {row["modality"] for row in csv.DictReader(handle)}
     found = {r.result.cell_therapy.modality for r in pipeline.read([CTGOV / "mrd-aml-csv"]) if r.result.cell_therapy}
+    with (ROOT / "trialport" / "mapping" / "data" / "cell_products.csv").open(encoding="utf-8") as handle:
+        products = {row["modality"] for row in csv.DictReader(handle)}
+    emitted = {"CAR-T", "CAR-NK", "CAR-NKT", *cart._STEM_MODALITY.values(), *products}  # every modality cart.py gives
     for release in RELEASES:
         codes = _codes(release, "cell-therapy")
-        assert list(codes) == ["CAR-T", "CAR-NK"]
-        assert labelled == found == set(codes)
+        assert list(codes) == ["CAR-T", "CAR-NK", "CAR-NKT", "TCR-T"]
+        assert emitted == set(codes)
+        # NCT03326921 ("HA-1 T TCR T Cell") is the one engineered TCR-T trial of the export, read by hand
+        assert labelled == {"CAR-T", "CAR-NK"} and found == labelled | {"TCR-T"}
 
 
 @pytest.mark.parametrize("release", RELEASES)
@@ -252,11 +258,13 @@ def test_antigen_codes_are_the_table_rows_without_a_gene(release):
     root = ROOT / "trialport" / "mapping" / "data" / "antigens.csv"
     with root.open(encoding="utf-8", newline="") as handle:
         rows = [row for row in csv.DictReader(handle) if not row["hgnc_id"]]
-    assert [r["key"] for r in rows] == list(codes) == ["GD2"]
+    assert [r["key"] for r in rows] == list(codes) == ["GD2", "LeY"]
     for row in rows:
         concept = codes[row["key"]]
-        assert concept["display"] == row["display"] == "GD2 ganglioside (a glycolipid: no gene code)"
-        assert [d["value"] for d in concept["designation"]] == row["synonyms"].split("|") == ["disialoganglioside GD2"]
+        assert concept["display"] == row["display"]
+        assert [d["value"] for d in concept["designation"]] == row["synonyms"].split("|")
+    assert codes["GD2"]["display"] == "GD2 ganglioside (a glycolipid: no gene code)"
+    assert [d["value"] for d in codes["LeY"]["designation"]] == ["Lewis-Y", "Le(y)"]
 
 
 @pytest.mark.parametrize("release", RELEASES)
