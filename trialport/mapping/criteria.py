@@ -522,9 +522,7 @@ def _read_section(text: str, rows: list[str], strips: list[str], last: bool) -> 
         blank = False
         if not found:
             continue
-        if kinds and ("lusion" in found or "LUSION" in found) and _holds_heading(found):
-            return None
-        if others and ("riteri" in found or "RITERI" in found) and _OTHER_HEADING.fullmatch(found):
+        if _opens_section(found, kinds, others):
             return None
         lines.append(line)
     if not last and lines:
@@ -609,9 +607,7 @@ def _indented_list(text: str, rows: list[str], strips: list[str]) -> list[str] |
             return None
         if not found:
             continue
-        if kinds and ("lusion" in found or "LUSION" in found) and _holds_heading(found):
-            return None
-        if others and ("riteri" in found or "RITERI" in found) and _OTHER_HEADING.fullmatch(found):
+        if _opens_section(found, kinds, others):
             return None
         indent = raw.find(first) if raw[0] in " \t" else 0  # the leading whitespace (first: its first other character)
         if not levels:
@@ -661,6 +657,14 @@ def _indented_list(text: str, rows: list[str], strips: list[str]) -> list[str] |
         else _render(item)
         for item in items
     ]
+
+
+def _opens_section(text: str, kinds: bool, others: bool) -> bool:
+    """Whether a list line is really a heading (of a kind, when ``kinds``; of withdrawal criteria and the
+    like, when ``others``): the fast readings then leave the section to the line-by-line one."""
+    if kinds and _holds_heading(text):
+        return True
+    return others and ("riteri" in text or "RITERI" in text) and _OTHER_HEADING.fullmatch(text) is not None
 
 
 def _holds_heading(text: str) -> bool:
