@@ -25,8 +25,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import corpus  # noqa: E402  (puts tests/ on sys.path)
+from ctgov_api_server import CtgovApiServer  # noqa: E402
 from fhir_servers import TOKEN, sekmet  # noqa: E402
-from test_sync import IdsApi  # noqa: E402  (the stand-in API answering fields=NCTId)
 
 from trialport.ctgov_api import ApiClient  # noqa: E402
 from trialport.fetch import Query, fetch  # noqa: E402
@@ -37,7 +37,7 @@ VERSION = "R4"
 PACING_OFF = 1_000_000  # API requests a minute: no waiting
 
 
-def timed_sync(api: IdsApi, base: str, state: Path):
+def timed_sync(api: CtgovApiServer, base: str, state: Path):
     """One sync of every study the API serves; (report, seconds, API requests the server received)."""
     before = len(api.requests)
     client = ApiClient(api.url, per_minute=PACING_OFF)
@@ -65,7 +65,7 @@ def main() -> None:
         work = Path(tmp)
         (work / "sekmet").mkdir()
         (work / "fresh").mkdir()
-        with IdsApi(corpus.cycled_studies(size)) as api:
+        with CtgovApiServer(corpus.cycled_studies(size)) as api:
             with sekmet(work / "sekmet") as base:
                 first, first_s, _ = timed_sync(api, base, work / "sync.sqlite")
                 print(f"first sync: {len(first.pushed):,} trials pushed in {first_s:.1f} s", flush=True)

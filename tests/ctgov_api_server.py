@@ -41,13 +41,13 @@ STATUSES = frozenset(
     "WITHDRAWN AVAILABLE NO_LONGER_AVAILABLE TEMPORARILY_NOT_AVAILABLE APPROVED_FOR_MARKETING WITHHELD UNKNOWN".split()
 )
 IMPLEMENTED = frozenset(
-    {"format", "countTotal", "pageSize", "pageToken", "filter.ids", "filter.overallStatus", "filter.geo"}
+    {"format", "countTotal", "pageSize", "pageToken", "fields", "filter.ids", "filter.overallStatus", "filter.geo"}
     | {"filter.advanced", "query.cond", "query.term", "query.intr", "query.locn", "query.titles", "query.spons"}
 )
 KNOWN = IMPLEMENTED | {  # the API's other /studies parameters: known there, refused here (not implemented)
     "markupFormat", "query.outc", "query.lead", "query.id", "query.patient", "filter.synonyms",
     "postFilter.overallStatus", "postFilter.geo", "postFilter.ids", "postFilter.advanced", "postFilter.synonyms",
-    "aggFilters", "geoDecay", "fields", "sort",
+    "aggFilters", "geoDecay", "sort",
 }  # fmt: skip
 PAGING = frozenset({"countTotal", "pageSize", "pageToken"})  # may change from page to page
 _GEO = re.compile(r"^distance\((-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?),(\d+(?:\.\d+)?)(km|mi)?\)$")
@@ -85,7 +85,13 @@ def nct_id(study: dict[str, Any]) -> str:
 class CtgovApiServer:
     """``with CtgovApiServer() as api: fetch(..., api=api.url)``; ``api.requests`` lists what it received."""
 
-    def __init__(self, studies: Iterable[dict[str, Any]] | None = None, data_timestamp: str | None = None) -> None:
+    def __init__(
+        self,
+        studies: Iterable[dict[str, Any]] | None = None,
+        data_timestamp: str | None = None,
+        serves_fields: bool = True,
+    ) -> None:
+        self.serves_fields = serves_fields  # False: refuse fields=NCTId, as an API without it would
         self.lock = threading.Lock()
         self.records: dict[str, dict[str, Any]] = {}
         for study in _real_studies() if studies is None else studies:
@@ -199,6 +205,10 @@ class CtgovApiServer:
         size = _page_size(params.get("pageSize", "10"))
         if params.get("countTotal", "false") not in ("true", "false"):
             raise Refused("countTotal must be true or false")
+        if "fields" in params and not self.serves_fields:
+            raise Refused("parameter not implemented by the test server: fields")
+        if params.get("fields", "NCTId") != "NCTId":
+            raise Refused(f"fields: only NCTId is served, not {params['fields']!r}")
         query = {k: v for k, v in sorted(params.items()) if k not in PAGING}
         signature = hashlib.sha256(orjson.dumps(query)).hexdigest()[:12]
         start = 0
@@ -208,6 +218,10 @@ class CtgovApiServer:
         with self.lock:  # serialised under the lock: a record changed by a test is never half-served
             found = [s for s in self.records.values() if keep(s)]
             page: dict[str, Any] = {"studies": found[start : start + size]}
+            if "fields" in params:  # each study cut down to its NCT number, as the API answers
+                page["studies"] = [
+                    {"protocolSection": {"identificationModule": {"nctId": nct_id(s)}}} for s in page["studies"]
+                ]
             if start + size < len(found):
                 page["nextPageToken"] = _token(start + size, signature)
             if "pageToken" not in params and params.get("countTotal") == "true":
@@ -254,6 +268,10 @@ def _handler(server: CtgovApiServer) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(body)
 
     return Handler
+
+
+def _only_id(study: dict[str, Any]) -> dict[str, Any]:
+    return {"protocolSection": {"identificationModule": {"nctId": nct_id(study)}}}
 
 
 def _page_size(value: str) -> int:

@@ -18,7 +18,7 @@ import httpx
 import orjson
 import pytest
 from conftest import v2_studies
-from ctgov_api_server import CtgovApiServer, Refused, nct_id
+from ctgov_api_server import CtgovApiServer, nct_id
 from fhir_servers import TOKEN, FaultyFront, count, dangling, medplum, node_tools, sekmet, stored
 
 from trialport.ctgov_api import ApiClient
@@ -39,19 +39,6 @@ def in_query() -> list[str]:
     """The NCT numbers of the raw records whose overallStatus the query names (read from the files)."""
     wanted = set(STATUSES.split(","))
     return sorted(nct_id(s) for s in v2_studies() if s["protocolSection"]["statusModule"]["overallStatus"] in wanted)
-
-
-class IdsApi(CtgovApiServer):
-    """The stand-in, also answering ``fields=NCTId`` as the API does: each study cut down to its NCT number."""
-
-    def page(self, params: dict[str, str]) -> bytes:
-        if "fields" not in params:
-            return super().page(params)
-        if params["fields"] != "NCTId":
-            raise Refused(f"fields: only NCTId is served, not {params['fields']!r}")
-        page = orjson.loads(super().page({k: v for k, v in params.items() if k != "fields"}))
-        page["studies"] = [{"protocolSection": {"identificationModule": {"nctId": nct_id(s)}}} for s in page["studies"]]
-        return orjson.dumps(page)
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +82,7 @@ def test_first_run_pushes_the_query_then_nothing_then_exactly_what_changed(fresh
     assert len(expected) == 46  # 26 RECRUITING + 9 NOT_YET_RECRUITING + 11 ACTIVE_NOT_RECRUITING records
     state = tmp_path / "sync.sqlite"
     front = FaultyFront(fresh)
-    with IdsApi() as api:
+    with CtgovApiServer() as api:
         first = run(api, front.url, state)
         assert first.kind == "full" and sorted(first.pushed) == expected and not first.failed
         assert count(fresh, "ResearchStudy") == 46
@@ -147,7 +134,7 @@ def test_a_run_stopped_part_way_is_completed_by_the_next(fresh, tmp_path):
     expected = in_query()
     state = tmp_path / "sync.sqlite"
     front = FaultyFront(fresh, fault="500", faults=10_000, start=2)  # the server is gone after 2 transactions
-    with IdsApi() as api:
+    with CtgovApiServer() as api:
         with pytest.raises(SyncError, match="FHIR server: HTTP 500 after 2 attempts"):
             run(api, front.url, state, retries=1, batch_size=10)
         with State(state, lock=False) as kept:
@@ -178,7 +165,7 @@ def test_a_run_stopped_part_way_is_completed_by_the_next(fresh, tmp_path):
 def test_an_answer_lost_after_the_server_applied_it_is_sent_again_not_doubled(fresh, tmp_path):
     state = tmp_path / "sync.sqlite"
     front = FaultyFront(fresh, fault="lost", faults=1, start=1)  # the second transaction's answer never arrives
-    with IdsApi() as api:
+    with CtgovApiServer() as api:
         with pytest.raises(SyncError, match="Server disconnected without sending a response"):
             run(api, front.url, state, retries=0, batch_size=10)
         with State(state, lock=False) as kept:
@@ -199,7 +186,7 @@ def cli(*args: str) -> list[str]:
 def test_two_syncs_at_once_the_second_refuses(server, tmp_path):
     state = tmp_path / "sync.sqlite"
     env = {**os.environ, "FHIR_TOKEN": TOKEN}
-    with IdsApi() as api:
+    with CtgovApiServer() as api:
         api.inject("slow", [1], delay=4)  # the first run's fetch takes a while
         common = ["--api", api.url, "--per-minute", "100000", "--status", STATUSES, "--fhir-version", "R4"]
         common += ["--server", server, "--state", str(state), "--token-env", "FHIR_TOKEN"]
@@ -220,7 +207,7 @@ def test_ctrl_c_part_way_loses_nothing_and_the_next_run_completes(fresh, tmp_pat
     state = tmp_path / "sync.sqlite"
     env = {**os.environ, "FHIR_TOKEN": TOKEN}
     front = FaultyFront(fresh, fault="slow", faults=1, start=1)  # the second transaction takes a while
-    with IdsApi() as api:
+    with CtgovApiServer() as api:
         common = ["--api", api.url, "--per-minute", "100000", "--status", STATUSES, "--fhir-version", "R4"]
         common += ["--server", front.url, "--state", str(state), "--token-env", "FHIR_TOKEN", "--batch-size", "10"]
         running = subprocess.Popen(cli(*common), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -247,7 +234,7 @@ def test_show_state_tells_the_trials_the_last_run_and_what_failed(server, tmp_pa
     state = tmp_path / "sync.sqlite"
     refused = in_query()[5]
     front = FaultyFront(server, refuse=f'"id":"{refused}"')  # a server that refuses this one study
-    with IdsApi() as api:
+    with CtgovApiServer() as api:
         report = run(api, front.url, state)
     front.close()
     assert list(report.failed) == [refused] and len(report.pushed) == 45
@@ -266,7 +253,7 @@ def test_show_state_tells_the_trials_the_last_run_and_what_failed(server, tmp_pa
 def test_a_trial_the_registry_dropped_is_reported_and_deleted_only_when_asked(server, tmp_path):
     state = tmp_path / "sync.sqlite"
     query = Query(nct="NCT00973089,NCT02552212")
-    with IdsApi() as api:
+    with CtgovApiServer() as api:
         assert not run(api, server, state, query=query, out=tmp_path / "out", formats=["fhir"]).failed
         written = (tmp_path / "out" / "fhir" / "R4" / "ResearchStudy.ndjson").read_text(encoding="utf-8").splitlines()
         assert sorted(json.loads(line)["id"] for line in written) == ["NCT00973089", "NCT02552212"]  # --out
@@ -288,7 +275,7 @@ def test_a_trial_the_registry_dropped_is_reported_and_deleted_only_when_asked(se
 
 def test_without_fields_the_whole_query_is_read_and_still_nothing_unchanged_is_pushed(server, tmp_path):
     state = tmp_path / "sync.sqlite"
-    with CtgovApiServer() as api:  # refuses fields=NCTId
+    with CtgovApiServer(serves_fields=False) as api:
         run(api, server, state)
         again = run(api, server, state)
     assert again.kind == "full" and again.pushed == [] and again.shared == 0 and again.unchanged == 46
@@ -297,7 +284,7 @@ def test_without_fields_the_whole_query_is_read_and_still_nothing_unchanged_is_p
 
 def test_another_target_or_an_updated_since_is_refused(server, tmp_path):
     state = tmp_path / "sync.sqlite"
-    with IdsApi() as api:
+    with CtgovApiServer() as api:
         run(api, server, state, query=Query(nct="NCT00973089"))
         with pytest.raises(SyncError, match=r"this state belongs to another target: fhir_version R4 \(not R5\)"):
             sync(Query(nct="NCT00973089"), server, state, api_client=ApiClient(api.url), version="R5")
@@ -332,7 +319,7 @@ def by_nct(base: str, nct: str) -> list[dict]:
 def test_conditional_mode_pushes_once_updates_in_place_and_deletes_by_the_servers_id(assigning, tmp_path):
     state = tmp_path / "sync.sqlite"
     front = FaultyFront(assigning)
-    with IdsApi() as api:
+    with CtgovApiServer() as api:
         first = run_conditional(api, front.url, state)
         assert first.kind == "full" and sorted(first.pushed) == list(FEW) and not first.failed
         assert not first.shared_failed and first.exit_code == 0
@@ -417,7 +404,7 @@ def test_r5_sync_sends_valid_r5_resources_and_then_nothing(assigning, tmp_path):
     repository stores what it is given, unvalidated), so what sync sent is checked by the validator."""
     state = tmp_path / "sync.sqlite"
     front = FaultyFront(assigning)
-    with IdsApi() as api:
+    with CtgovApiServer() as api:
         client = ApiClient(api.url, per_minute=1_000_000, backoff=0.01)
         fhir = Client(front.url, retries=2, backoff=0.01)
         query = Query(nct=",".join(FEW))
