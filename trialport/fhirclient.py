@@ -180,7 +180,7 @@ def _items(batch: list[Trial], version: str, written: dict[str, str]) -> tuple[l
 
 
 @dataclass
-class _Answer:
+class Answer:
     """A transaction's fate: accepted (each trial's ResearchStudy status), or why not (``refused``: the
     HTTP status of a refusal; None when it never got an answer)."""
 
@@ -194,7 +194,7 @@ class _Answer:
         return self.refused is not None and self.refused not in AUTH_STATUSES
 
 
-def _post(client: Client, items: list[Item], mode: str, report: PushReport, known: dict[str, str]) -> _Answer:
+def _post(client: Client, items: list[Item], mode: str, report: PushReport, known: dict[str, str]) -> Answer:
     """One transaction of ``items``; what the server confirmed is counted and remembered (where the
     server keeps it): a shared resource in ``report.written``, so that nothing sent later this run carries
     it again; a trial's own in ``known``, for the study sent after it when a trial goes in parts."""
@@ -208,15 +208,15 @@ def _post(client: Client, items: list[Item], mode: str, report: PushReport, know
     try:
         response = client.transaction({"resourceType": "Bundle", "type": "transaction", "entry": entries})
     except PushError as error:
-        return _Answer(message=str(error))
+        return Answer(message=str(error))
     if response.status_code >= 400:
         message = client.redact(f"HTTP {response.status_code}: {_operation_outcome(response)}")
-        return _Answer(message=message, refused=response.status_code)
+        return Answer(message=message, refused=response.status_code)
     try:
         answers = response.json().get("entry", [])
     except (ValueError, AttributeError):
-        return _Answer(message=client.redact(f"HTTP {response.status_code} without a Bundle: {response.text[:200]}"))
-    found = _Answer()
+        return Answer(message=client.redact(f"HTTP {response.status_code} without a Bundle: {response.text[:200]}"))
+    found = Answer()
     for key, (_, owner), answer in zip(keys, items, answers, strict=False):
         if owner is not None:
             found.statuses[owner] = _result(answer)
@@ -292,22 +292,33 @@ def _batches(trials: Iterable[Trial], size: int) -> Iterator[list[Trial]]:
 
 
 def _send(client: Client, batch: list[Trial], version: str, mode: str, report: PushReport) -> list[Outcome]:
-    """One transaction for the batch. Refused: sent again trial by trial; one trial refused, what its
-    study refers to goes first in parts (a server may cap a transaction's size), then the study alone."""
+    """One transaction for the batch; refused for what it holds, sent again trial by trial."""
     shared, own = _items(batch, version, report.written)
-    answer = _post(client, shared + own, mode, report, {})
+    answer, _ = transact(client, shared + own, mode, report, len(batch))
     if answer.splittable and len(batch) > 1:
         return [o for trial in batch for o in _send(client, [trial], version, mode, report)]
-    if answer.splittable and len(shared) + len(own) > 1:  # one trial refused, perhaps for its size
-        known: dict[str, str] = {}
-        problem = _in_parts(client, shared + own[:-1], mode, report, known)
-        answer = _Answer(message=problem) if problem else _post(client, own[-1:], mode, report, known)
     if answer.message:
         return [Outcome(t.id, "failed", answer.message) for t in batch]
     return [_outcome(t.id, answer.statuses.get(t.id)) for t in batch]
 
 
-def _in_parts(client: Client, items: list[Item], mode: str, report: PushReport, known: dict[str, str]) -> str:
+def transact(
+    client: Client, items: list[Item], mode: str, report: PushReport, trials: int
+) -> tuple[Answer, dict[str, str]]:
+    """``items`` (the resources of ``trials`` trials in dependency order, the studies last) in one
+    transaction, and what the server confirmed of the trials' own resources (``Type/id`` → where it
+    keeps it). Refused for what it holds: several trials are left for the caller to send one by one; one
+    trial goes in parts (a server may cap a transaction's size), what its study refers to first."""
+    known: dict[str, str] = {}
+    answer = _post(client, items, mode, report, known)
+    if answer.splittable and trials == 1 and len(items) > 1:
+        known = {}
+        problem = in_parts(client, items[:-1], mode, report, known)
+        answer = Answer(message=problem) if problem else _post(client, items[-1:], mode, report, known)
+    return answer, known
+
+
+def in_parts(client: Client, items: list[Item], mode: str, report: PushReport, known: dict[str, str]) -> str:
     """Send ``items`` (in dependency order) in transactions halved until the server takes them, the
     first half before the second (what the second refers to is then on the server). The server's reason
     for a resource it refuses alone, else ""."""
@@ -315,8 +326,8 @@ def _in_parts(client: Client, items: list[Item], mode: str, report: PushReport, 
     if not answer.splittable or len(items) == 1:
         return answer.message
     half = len(items) // 2
-    first = _in_parts(client, items[:half], mode, report, known)
-    return first or _in_parts(client, items[half:], mode, report, known)
+    first = in_parts(client, items[:half], mode, report, known)
+    return first or in_parts(client, items[half:], mode, report, known)
 
 
 def _outcome(trial: str, status: str | None) -> Outcome:

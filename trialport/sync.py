@@ -27,7 +27,7 @@ from trialport import __version__, pipeline
 from trialport.ctgov_api import DEFAULT_API, ApiClient, ApiError
 from trialport.fetch import FetchError, FetchReport, Query, fetch
 from trialport.fhir.build import resources
-from trialport.fhirclient import RANK, SHARED, Client, PushError, PushReport, _Answer, _in_parts, _post
+from trialport.fhirclient import RANK, SHARED, Answer, Client, PushError, PushReport, in_parts, transact
 from trialport.model import Trial
 from trialport.readers.base import Rejection
 from trialport.sync_state import State, StateLocked, now
@@ -211,19 +211,14 @@ class _Run:
         items = [(self.changed_shared[key][0], None) for key in shared]
         items += [(resource, None) for p in batch for resource in p.own]
         items += [(p.study, p.nct) for p in batch]
-        known: dict[str, str] = {}
-        answer = _post(self.fhir, items, self.mode, self.push, known)
+        answer, known = transact(self.fhir, items, self.mode, self.push, len(batch))
         if answer.splittable and len(batch) > 1:
             for prepared in batch:
                 self.send([prepared])
             return
-        if answer.splittable and len(items) > 1:
-            known = {}
-            problem = _in_parts(self.fhir, items[:-1], self.mode, self.push, known)
-            answer = _Answer(message=problem) if problem else _post(self.fhir, items[-1:], self.mode, self.push, known)
         self.record(batch, shared, answer, known)
 
-    def record(self, batch: list[_Prepared], shared: list[str], answer: _Answer, known: dict[str, str]) -> None:
+    def record(self, batch: list[_Prepared], shared: list[str], answer: Answer, known: dict[str, str]) -> None:
         """Write down what the server confirmed, and only that; stop the run when the server is gone."""
         confirmed_shared = []
         for key in shared:
@@ -259,8 +254,8 @@ class _Run:
             keys = pending[start : start + SHARED_CHUNK]
             for key in keys:
                 self.push.written.pop(key, None)
-            problem = _in_parts(self.fhir, [(self.changed_shared[k][0], None) for k in keys], self.mode, self.push, {})
-            self.record([], keys, _Answer(), {})
+            problem = in_parts(self.fhir, [(self.changed_shared[k][0], None) for k in keys], self.mode, self.push, {})
+            self.record([], keys, Answer(), {})
             if problem:
                 self.report.notes.append(f"shared resources not confirmed: {problem}")
         self.report.shared_failed = len(self.changed_shared)
