@@ -100,7 +100,7 @@ _OTHER_HEADING = re.compile(
 )
 _INLINE_HEADING = re.compile(r"\s(?:Inclusion|Exclusion) [Cc]riteria:")
 _MARKER_START = frozenset("•●▪◦‣■□➢►✓·*+–o-(0123456789ivxIVX")
-_LONE_MARKERS = {"-", "*", "•", "+", "o"}
+_LONE_MARKERS = "-*•+o"  # (one character each: a row is tested with ``len(row) == 1 and row in``)
 _SPACES = re.compile(r"\s+")
 # The usual block, read whole by the fast path: headings exactly like these, one per line.
 # (A literal first: the regex engine then jumps from line start to line start.)
@@ -115,7 +115,12 @@ _NUMBER_MARKER = re.compile(r"(\d{1,3}) ?([.)、](?!\d))\s*")
 # [^\S\n] is what strip() removes on the left).
 _COLON_END = re.compile(r":\s*$", re.M)
 _NUMBERED_ROW = re.compile(r"\n([^\S\n]*)(\d{1,3})([.)]) +(?=\S)([^\n]*)")
-_ITEM_ROW = re.compile(r"\n[^\S\n]*(?:[*•-] |[0-9])")
+# A row of _indented_list: its indentation, then a bullet and a space or a number as _NUMBER_MARKER reads it
+# (if any), then the rest of the row. [^\S\n] is what strip() removes, within a row.
+_LIST_START = frozenset("*•-0123456789")
+_LIST_ROW = re.compile(r"\n([^\S\n]*)(?:([*•-]) [^\S\n]*|([0-9]\d{0,2}) ?([.)、])(?!\d)[^\S\n]*)?([^\n]*)")
+# A bullet row's text, less the bullet and the spaces around it, but with the row's trailing whitespace.
+_BULLET_TEXT = re.compile(r"\n[^\S\n]*[*•-] [^\S\n]*([^\n]*)")
 _INDENT_AND_END = itemgetter(0, 2)
 _NUMERAL = itemgetter(1)
 _ROW_TEXT = itemgetter(3)
@@ -151,7 +156,7 @@ def _kind_heading(text: str) -> tuple[str, str] | None:
 
 
 def _parse(raw: str, stripped: str, blank_before: bool) -> _Line:
-    indent = len(raw) - len(raw.lstrip()) if raw[0] in " \t" else 0
+    indent = raw.find(stripped[0]) if raw[0] in " \t" else 0  # (the leading whitespace, without a copy)
     # Most lines start with a word: only a line whose first characters could be a marker meets the regex.
     if stripped[0] not in _MARKER_START and (len(stripped) < 2 or stripped[1] not in ".)"):
         return _new((indent, None, 0, stripped, blank_before))
@@ -439,6 +444,10 @@ def _simple_list(lines: list[_Line]) -> list[str] | None:
     return texts
 
 
+# A sub-item's start by its depth (1 to 4): one level deeper, two more spaces.
+_SUB_PREFIX = ("", "- ", "  - ", "    - ", "      - ")
+
+
 def _render(item: list[list]) -> str:
     parts = [_one_line(item[0][1])]
     for depth, text in item[1:]:
@@ -493,36 +502,36 @@ def _section_items(lines: list[_Line]) -> list[str] | str:
     return found
 
 
-def _read_section(text: str, rows: list[str], strips: list[str], last: bool) -> list[_Line] | None:
+def _read_section(rows: list[str], strips: list[str], last: bool, kinds: bool, others: bool) -> list[_Line] | None:
     """The lines of a section found by the usual headings (``rows`` its lines, ``strips`` them stripped),
     parsed as the line-by-line reading parses them; None when a line is a heading of any kind or holds one
-    (the block is then read line by line)."""
+    (the block is then read line by line). ``kinds``, ``others``: whether the section holds "lusion" or
+    "riteri" in either case (a line without them is no heading)."""
     lines = []
     blank = False
-    kinds = "lusion" in text or "LUSION" in text
-    others = "riteri" in text or "RITERI" in text
+    headings = kinds or others
     for index in range(1, len(rows)):  # [0]: the rest of the heading's line
         stripped = strips[index]
-        if not stripped or stripped in _LONE_MARKERS:
+        if not stripped or (len(stripped) == 1 and stripped in _LONE_MARKERS):
             blank = True
             continue
         raw = rows[index]
         first = stripped[0]
         if first not in _MARKER_START and (len(stripped) < 2 or stripped[1] not in ".)"):
             found = stripped
-            line = _new((len(raw) - len(raw.lstrip()) if raw[0] in " \t" else 0, None, 0, found, blank))
+            line = _new((raw.find(first) if raw[0] in " \t" else 0, None, 0, found, blank))
         elif first in "*-•" and stripped[1:2] == " ":  # the usual bullet, as _parse reads it
             found = stripped[2:].lstrip()
             if (found[1:2] in ".)" or found[:1].isdigit()) and (second := _SECOND_NUMBER.match(found)):
                 found = found[second.end() :]
-            line = _new((len(raw) - len(raw.lstrip()) if raw[0] in " \t" else 0, first, 0, found, blank))
+            line = _new((raw.find(first) if raw[0] in " \t" else 0, first, 0, found, blank))
         else:
             line = _parse(raw, stripped, blank)
             found = line[3]
         blank = False
         if not found:
             continue
-        if _opens_section(found, kinds, others):
+        if headings and _opens_section(found, kinds, others):
             return None
         lines.append(line)
     if not last and lines:
@@ -532,7 +541,9 @@ def _read_section(text: str, rows: list[str], strips: list[str], last: bool) -> 
     return lines
 
 
-def _usual_section(text: str, rows: list[str], strips: list[str], last: bool) -> list[str] | None:
+def _usual_section(
+    text: str, rows: list[str], strips: list[str], last: bool, kinds: bool, others: bool
+) -> list[str] | None:
     """The items of a section that is one flat list: every line a ``*``/``-``/``•`` bullet at one
     indentation, or numbered in order at one indentation, or every line an unmarked criterion; None for
     anything else (the line-by-line reading decides those). Nothing here may differ from that reading.
@@ -548,7 +559,7 @@ def _usual_section(text: str, rows: list[str], strips: list[str], last: bool) ->
         prefix = raw[: len(raw) - len(first) + 2]
         if text.count("\n" + prefix) != rows_with_text:
             return None  # another marker or another indentation (rows[0] is always empty)
-        texts = [line[2:].lstrip() for line in strips if line]
+        texts = list(map(str.rstrip, _BULLET_TEXT.findall(text)))  # every row with text is such a bullet
         for item in texts:
             if item[:1].isdigit() or item[1:2] in ".)":
                 return None  # "* 1. text": a number after the bullet
@@ -565,61 +576,66 @@ def _usual_section(text: str, rows: list[str], strips: list[str], last: bool) ->
         if not last and " " in texts[-1] and _short_title(texts[-1]):
             return None  # maybe the name of the group whose heading follows
         for line in texts:
-            if (line[0] in _MARKER_START or line[1:2] in ".)") and (line in _LONE_MARKERS or _MARKER.match(line)):
+            if (line[0] in _MARKER_START or line[1:2] in ".)") and (
+                (len(line) == 1 and line in _LONE_MARKERS) or _MARKER.match(line)
+            ):
                 return None
             if line[0] in "NnPpTtFf" and _NOTE.match(line):
                 return None
-    if ("lusion" in text or "LUSION" in text) and any(_holds_heading(item) for item in texts):
+    if kinds and any(_holds_heading(item) for item in texts):
         return None
-    if ("riteri" in text or "RITERI" in text) and any(
-        ("riteri" in item or "RITERI" in item) and _OTHER_HEADING.fullmatch(item) for item in texts
-    ):
+    if others and any(("riteri" in item or "RITERI" in item) and _OTHER_HEADING.fullmatch(item) for item in texts):
         return None  # (the line-by-line reading tests only the lines that hold "riteri" too)
+    if "  " not in text and "\t" not in text:
+        return texts  # (one search of the section instead of two of each item)
     return [_one_line(item) if "  " in item or "\t" in item else item for item in texts]
 
 
-def _indented_list(text: str, rows: list[str], strips: list[str]) -> list[str] | str | None:
+def _indented_list(text: str, strips: list[str], kinds: bool, others: bool) -> list[str] | str | None:
     """The items of a usual section whose every line is a ``*``/``-``/``•`` bullet or a number, nested by
     indentation (two or more), read as ``_read_section`` and ``_Section.marked`` read it but without building
     the lines first; None for any other section. Only the indentation decides nesting here: list markers of
-    these kinds have no roman numerals to tell from letters and no unmarked line to place."""
-    if len(_ITEM_ROW.findall(text)) != len(strips) - strips.count(""):
-        return None  # a row without such a marker
-    kinds = "lusion" in text or "LUSION" in text
-    others = "riteri" in text or "RITERI" in text
-    items: list[list[list]] = []
+    these kinds have no roman numerals to tell from letters and no unmarked line to place. One regular
+    expression reads every row (its indentation, marker and text), and each line is rendered as it is read
+    (an item: its lines, the first one its text, the others ``- text``)."""
+    for stripped in strips:
+        if stripped and stripped[0] not in _LIST_START:
+            return None  # a row without such a marker (found before the rows are read)
+    headings = kinds or others
+    items: list[list[str]] = []
     levels: list[list] = []  # [indent, ordinal, families] from the outermost list inwards
     several = False  # more than one indentation
     problem = None
-    for raw, stripped in zip(rows, strips, strict=True):  # rows[0], the rest of the heading's line, is empty
-        if not stripped or stripped in _LONE_MARKERS:
-            continue
-        first = stripped[0]
-        if first in "*-•" and stripped[1:2] == " ":
-            found = stripped[2:].lstrip()
+    last = ""  # the text of the line read last
+    for space, bullet, numeral, end, found in _LIST_ROW.findall(text):
+        if bullet:
+            found = found.rstrip()
             if (found[1:2] in ".)" or found[:1].isdigit()) and (second := _SECOND_NUMBER.match(found)):
                 found = found[second.end() :]
-            family, ordinal = first, 0
-        elif "0" <= first <= "9" and (number := _NUMBER_MARKER.match(stripped)):
-            found = stripped[number.end() :]
-            family, ordinal = "1" + number[2], int(number[1])
+            family, ordinal = bullet, 0
+        elif numeral:
+            found = found.rstrip()
+            family, ordinal = "1" + end, int(numeral)
+        elif found.strip():
+            return None  # a row without such a marker
         else:
-            return None
+            continue  # a blank row
         if not found:
             continue
-        if _opens_section(found, kinds, others):
+        if headings and _opens_section(found, kinds, others):
             return None
-        indent = raw.find(first) if raw[0] in " \t" else 0  # the leading whitespace (first: its first other character)
+        indent = len(space) if space[:1] in " \t" else 0
+        one = found if "  " not in found and "\t" not in found else _one_line(found)
         if not levels:
             levels.append([indent, ordinal, {family}])
-            items.append([[0, found]])
+            items.append([one])
             outermost = indent
+            last = found
             continue
         if indent != outermost:
             several = True
         depth = len(levels) - 1
-        top = levels[depth]
-        if not -1 <= top[0] - indent <= 1:
+        if not -1 <= levels[depth][0] - indent <= 1:
             for depth in range(len(levels) - 1, -1, -1):
                 if abs(levels[depth][0] - indent) <= 1:
                     break
@@ -629,13 +645,7 @@ def _indented_list(text: str, rows: list[str], strips: list[str]) -> list[str] |
             else:
                 depth = 0
             del levels[depth + 1 :]
-        if (
-            depth == 0
-            and ordinal == 1
-            and family in levels[0][2]
-            and levels[0][1] > 1
-            and not items[-1][-1][1].endswith(":")
-        ):
+        if depth == 0 and ordinal == 1 and family in levels[0][2] and levels[0][1] > 1 and not last.endswith(":"):
             problem = f"the numbering of the list starts again at {found[:40]!r}"
         if depth == len(levels):
             levels.append([indent, ordinal, {family}])
@@ -644,19 +654,15 @@ def _indented_list(text: str, rows: list[str], strips: list[str]) -> list[str] |
             level[1] = ordinal
             level[2].add(family)
         if depth == 0:
-            items.append([[0, found]])
+            items.append([one])
         else:
-            items[-1].append([depth, found])
+            items[-1].append(_SUB_PREFIX[depth if depth < 4 else 4] + one)
+        last = found
     if not several:
         return None  # one indentation: the marker kinds and numbering decide, as _Section.marked reads them
     if problem:
         return problem
-    return [
-        (_one_line(item[0][1]) if "  " in item[0][1] or "\t" in item[0][1] else item[0][1])
-        if len(item) == 1
-        else _render(item)
-        for item in items
-    ]
+    return [item[0] if len(item) == 1 else "\n".join(item) for item in items]
 
 
 def _opens_section(text: str, kinds: bool, others: bool) -> bool:
@@ -684,14 +690,16 @@ def _usual(block: str) -> Criteria | None:
     for index in range(1, last, 2):
         text = parts[index + 1]
         rows = text.split("\n")
-        strips = [row.strip() for row in rows]
-        items = _usual_section(text, rows, strips, index + 1 == last)
+        strips = list(map(str.strip, rows))
+        kinds = "lusion" in text or "LUSION" in text
+        others = "riteri" in text or "RITERI" in text
+        items = _usual_section(text, rows, strips, index + 1 == last, kinds, others)
         if items is None and ("\n " in text or "\n\t" in text):  # (one indentation: not an indented list)
-            items = _indented_list(text, rows, strips)
+            items = _indented_list(text, strips, kinds, others)
             if isinstance(items, str):
                 return Criteria([], [], items)
         if items is None:
-            lines = _read_section(text, rows, strips, index + 1 == last)
+            lines = _read_section(rows, strips, index + 1 == last, kinds, others)
             if lines is None:
                 return None
             items = _section_items(lines)
@@ -721,7 +729,7 @@ def _split_lines(block: str) -> Criteria:
     blank = True
     for raw in block.split("\n"):
         stripped = raw.strip()
-        if not stripped or stripped in _LONE_MARKERS:
+        if not stripped or (len(stripped) == 1 and stripped in _LONE_MARKERS):
             blank = True
             continue
         line = _parse(raw, stripped, blank)
