@@ -1,7 +1,9 @@
 """CAR-T features: the seeds, agreement with readings by hand of CAR trials (tests/data/cart-labels.csv:
-the 52 CAR trials of the MRD/AML CSV; tests/data/cart-labels-named.csv: 37 records of tests/data/cart-records,
-several naming only their product, some not engineered cell therapies), named products, composition, role, and
-the product table's lint."""
+the 52 CAR trials of the MRD/AML CSV; tests/data/cart-labels-named.csv: 37 records of
+tests/data/cart-records/studies.jsonl; tests/data/cart-labels-pages.csv: 160 records of
+tests/data/cart-records/pages.jsonl, copied from public pages of registry records: many naming only their
+product, CAR-NK, TCR-T, trials around a CAR-T product, and cell therapies that are not engineered), named
+products, composition, markers, role, and the product table's lint."""
 
 from __future__ import annotations
 
@@ -62,10 +64,10 @@ def test_agreement_on_all_labels():
     """Modality and exact target set against every label; the bar is 0.95 on each. A label "none" is a
     cell therapy that is not an engineered one (CIK, NK or antigen-specific T cells): no cell_therapy."""
     labels = {}
-    for name in ("cart-labels.csv", "cart-labels-named.csv"):
+    for name in ("cart-labels.csv", "cart-labels-named.csv", "cart-labels-pages.csv"):
         labels |= {row["nct"]: row for row in csv.DictReader((DATA / name).open(encoding="utf-8"))}
     trials = {r.result.id: r.result for r in pipeline.read([CTGOV / "mrd-aml-csv", DATA / "cart-records"])}
-    assert len(labels) == 89
+    assert len(labels) == 249
     found = {n: trials[n].cell_therapy for n in labels}
 
     def modality_agrees(n: str) -> bool:
@@ -81,13 +83,17 @@ def test_agreement_on_all_labels():
 
     same_modality = sum(map(modality_agrees, labels))
     same_targets = sum(map(targets_agree, labels))
-    print(f"\nCAR labels: modality {same_modality}/{len(labels)}, targets {same_targets}/{len(labels)}")
+    with_role = [n for n in labels if labels[n].get("role")]
+    same_role = sum(bool(found[n]) and found[n].role == labels[n]["role"] for n in with_role)
+    print(f"\nCAR labels: modality {same_modality}/{len(labels)}, targets {same_targets}/{len(labels)}, ", end="")
+    print(f"role {same_role}/{len(with_role)}")
     for n in labels:
         if not (modality_agrees(n) and targets_agree(n)):
             got = (found[n].modality, sorted(targets(trials[n]))) if found[n] else None
             print(f"  {n}: label {labels[n]['modality']} {labels[n]['targets']!r}, found {got}")
     assert same_modality / len(labels) >= 0.95
     assert same_targets / len(labels) >= 0.95
+    assert len(with_role) == 147 and same_role / len(with_role) >= 0.95
 
 
 def test_trials_that_name_only_their_product():
@@ -102,7 +108,7 @@ def test_trials_that_name_only_their_product():
     assert trials["NCT03484702"].cell_therapy.products == ["lisocabtagene maraleucel"]
     # the description's "CD19-targeted CAR-T can re-induce remissions" is background, not a target
     assert targets(trials["NCT02954445"]) == {"BCMA"}
-    assert trials["NCT03391466"].cell_therapy.role is None  # this copy lists no interventions
+    assert trials["NCT03391466"].cell_therapy.role == "product"  # lists no intervention: nothing says otherwise
 
 
 def target_keys(therapy: dict) -> set[str]:
@@ -174,12 +180,89 @@ def test_composition_is_not_a_target():
         ("STAR-T cells directed at CD19", "CAR-T", {"CD19"}),
         ("CD19-CD22 targeted T cells injection", "CAR-T", {"CD19", "CD22"}),
         ("GD2-specific NKT cells in neuroblastoma", "CAR-NKT", {"GD2"}),
+        # titles of records in tests/data/cart-records/pages.jsonl
+        ("CD22 Redirected Autologous T Cells for ALL", "CAR-T", {"CD22"}),
+        (
+            "Human CD19 Targeted T Cells Injection Therapy for Relapsed and Refractory CD19-positive Leukemia",
+            "CAR-T",
+            {"CD19"},
+        ),
+        ("A Study of CD19 UCAR-T Cells in Subjects With Autoimmune Diseases", "CAR-T", {"CD19"}),
+        (
+            "To Evaluate the Safety and Tolerability of Anti-Human CD70 T-Cell Injection in Subjects With"
+            " Advanced/Metastatic Renal Cancer",
+            "CAR-T",
+            {"CD70"},
+        ),
+        ("B Cell Maturation Antigen(BMCA)-Targeted CAR-T for Refractory/Relapsed Multiple Myeloma", "CAR-T", {"BCMA"}),
+        (
+            "CAR T Cells After Lymphodepletion for the Treatment of IL13Rα2 Positive Recurrent or"
+            " Refractory Brain Tumors in Children",
+            "CAR-T",
+            {"IL13RA2"},
+        ),
+        (
+            "E7 TCR Cell Induction Immunotherapy for Stage II and Stage III HPV-Associated Oropharyngeal Cancer",
+            "TCR-T",
+            {"HPV-16 E7"},
+        ),
+        # a CAR given before is not this trial's target
+        (
+            "CD22 CAR T-cells to Extend Remission Following Commercial CD19 CAR T-cells in Children,"
+            " Adolescents, and Adults With Relapsed/Refractory B-cell Acute Lymphoblastic Leukemia",
+            "CAR-T",
+            {"CD22"},
+        ),
     ],
 )
 def test_receptor_spellings(title, modality, keys):
     therapy = cart.features({"title": title})
     assert therapy["modality"] == modality
     assert target_keys(therapy) == keys
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Ex Vivo-Expanded HER2-Specific T Cells and Cyclophosphamide After Vaccine Therapy in Treating"
+        " Patients With HER2-Positive Stage IV Breast Cancer",
+        "Preemptive Therapy With CMV-specific T Cells Infusion to Prevent Refractory CMV Infection Post"
+        " Transplantation",
+    ],
+)
+def test_antigen_specific_t_cells_are_not_engineered(title):
+    """Grown from the patient's or a donor's own cells (vaccine- or virus-primed): no CAR, no engineered TCR."""
+    assert cart.features({"title": title}) is None
+
+
+def test_a_marker_the_cells_carry_is_not_a_target():
+    trials = {r.result.id: r.result for r in pipeline.read([DATA / "cart-records" / "pages.jsonl"])}
+    # "IL13Ralpha2-specific Hinge-optimized 4-1BB-co-stimulatory CAR/Truncated CD19-expressing Autologous TN/MEM Cells"
+    assert targets(trials["NCT04003649"]) == {"IL13RA2"}
+    assert cart.features({"title": "CD19t-expressing B7-H3 CAR T cells with EGFRt"})["targets"] == [
+        a.coding for a in antigens() if a.key == "B7-H3"
+    ]
+
+
+def test_a_record_without_title_says_in_its_summary_what_it_gives():
+    trials = {r.result.id: r.result for r in pipeline.read([DATA / "cart-records" / "pages.jsonl"])}
+    # only a summary: "... CEA-targeted CAR-T cells ..."
+    assert (trials["NCT07247396"].cell_therapy.modality, targets(trials["NCT07247396"])) == ("CAR-T", {"CEA"})
+    assert trials["NCT07247396"].title == "NCT07247396"  # the id stands in for the title, after the mapping
+
+
+def test_role_of_real_trials_around_a_car_t_product():
+    trials = {r.result.id: r.result for r in pipeline.read([DATA / "cart-records" / "pages.jsonl"])}
+    # "Anakinra in Preventing Severe Chimeric Antigen Receptor T-Cell Related Encephalopathy Syndrome ...",
+    # axicabtagene ciloleucel among its interventions: the trial is about the anakinra
+    therapy = trials["NCT04205838"].cell_therapy
+    assert (therapy.role, therapy.products) == ("background", ["axicabtagene ciloleucel"])
+    # "A Study of Anakinra to Prevent or Treat Severe Side Effects for Patients Receiving CAR-T Cell Therapy"
+    assert trials["NCT04148430"].cell_therapy.role == "background"
+    # no title; the summary: "... prophylactic Tocilizumab treatment ... following CAR-T-treatment"
+    assert trials["NCT06430736"].cell_therapy.role == "background"
+    # "CARTIMMUNE: Study of Patients With Autoimmune Diseases Receiving KYV-101": the product's own trial
+    assert trials["NCT06152172"].cell_therapy.role == "product"
 
 
 def test_role():

@@ -22,22 +22,26 @@ from typing import Any
 from trialport.mapping.terminology import Antigen, antigens
 
 _CAR = re.compile(
-    r"(?<![A-Za-z])CAR(?![a-z]|E)|\bCART\b|(?<=[a-z])CAR(?:[\s-]?T\b)|\bU?CART(?=\d|\b)|\bSTAR-T\b"
+    r"(?<![A-Za-z])CAR(?![a-z]|E)|\bCART\b|(?<=[a-z])CAR(?:[\s-]?T\b)|\bU?CART(?=\d|\b)|\bUCAR-T\b|\bSTAR-T\b"
     r"|(?i:\bcar[\s-]t\b|chimeric antigen receptor|chimeric (?:T[\s-]cell|immune|antigen) receptors?)"
     r"|\b[A-Za-z]+-CIR\b|\b\dSCAR"
 )
-# "CD19-CD22 targeted T cells", "GD2-specific NKT cells": a cell therapy named by what it is directed at
+# "CD19-CD22 targeted T cells", "GD2-specific NKT cells", "CD22 Redirected Autologous T Cells", "Anti-Human
+# CD70 T-Cell Injection": a cell therapy named by what it is directed at. "HER2-specific T cells" or
+# "CMV-specific T cells" may be grown from the patient's own (vaccine- or virus-primed): not engineered.
 _DIRECTED_CELLS = re.compile(
-    r"\b(?:CD\d{1,3}[a-z]?|[A-Z][A-Za-z0-9]*[A-Z0-9][\w.]*)[\s/-]*(?:(?:targeted|targeting|specific|directed|"
-    r"redirected)[\s-]+)(?:CAR[\s-]*)?(?:NKT|NK|T)[\s-]?cells?\b"
-    r"|\b(?i:anti)-(?:CD\d{1,3}[a-z]?|[A-Z][A-Za-z0-9-]*[A-Z0-9])\s+(?:T[\s-]?)?(?i:cells)\b"
+    r"\b(?:CD\d{1,3}[a-z]?|[A-Z][A-Za-z0-9]*[A-Z0-9][\w.]*)[\s/-]*(?:(?i:targeted|targeting|directed|redirected)"
+    r"[\s-]+(?:(?i:autologous|allogeneic|human|engineered|modified)\s+)?(?:CAR[\s-]*)?(?:NKT|NK|T)"
+    r"|(?i:specific)[\s-]+(?:CAR[\s-]*)?NKT?)[\s-]?(?i:cells?)\b"
+    r"|\b(?i:anti)-(?:(?i:human)[\s-]+)?(?:CD\d{1,3}[a-z]?|[A-Z][A-Za-z0-9-]*[A-Z0-9])\s+(?:T[\s-]?)?(?i:cells?)\b"
 )
 _NKT = re.compile(r"\bNKT[\s-]?cells?\b|\bCAR[\s-]?NKT\b", re.IGNORECASE)
 # "T Cell Receptor Gene Transduced ... T Lymphocytes", "T Cell Receptor-transduced T Cells", "Expressing NY-ESO-1
 # TCR": T cells given an engineered T-cell receptor (TCR-T), named where the trial says what it gives
 _TCR_CELLS = re.compile(
     r"\b(?:TCR|T[\s-]cell[\s-]receptor)[\s-]+(?:gene[\s-]+)?(?:transduced|engineered|modified|transfected)\b"
-    r"|\bTCR[\s-]?T\b|\b(?:expressing|transduced with)\s+(?:an?\s+)?(?:[\w-]+\s+)?(?:TCRs?\b|T[\s-]cell receptors?\b)",
+    r"|\bTCR\)?[\s-]?T\b|\bTCR[\s-]+cells?\b"
+    r"|\b(?:expressing|transduced with)\s+(?:an?\s+)?(?:[\w-]+\s+)?(?:TCRs?\b|T[\s-]cell receptors?\b)",
     re.IGNORECASE,
 )
 # "CD4+ and CD8+ CAR-T cells", "CD4/CD8 ratio", "CD4:CD8": the cells' composition, not an antigen targeted
@@ -46,6 +50,14 @@ _COMPOSITION = re.compile(
     re.IGNORECASE,
 )
 # "CAR33", "CART-123", "CAR.70": a CAR named by the number of its CD antigen
+# "truncated CD19", "CD19t", "EGFRt", "tEGFR": a marker the cells carry (to track or deplete them), not a target
+_MARKER = re.compile(r"\btruncated\s+(?:human\s+)?(?:CD19|EGFR)\b|\b(?:hu)?(?:CD19|EGFR)t\b|\bt(?:CD19|EGFR)\b", re.I)
+# "CD22 CAR T-cells ... Following Commercial CD19 CAR T-cells": a CAR given before, not this trial's
+_BEFORE = re.compile(
+    r"\b(?:following|after|prior|previous(?:ly)?|post)[\s-]+(?:(?:commercial|prior|previous|failed|approved)\s+)*"
+    r"(?:anti-)?[A-Za-z0-9]+[\s-]*CAR\b",
+    re.IGNORECASE,
+)
 _CAR_NUMBER = re.compile(r"(?<![A-Za-z])(?:\dS)?CART?[\s.-]?(\d{1,3})(?:/(\d{1,3}))?(?![\d.]*\s*(?:x|mg|ml|cells/kg))")
 _NK = re.compile(
     r"\bCAR[\s-]?NK\b|chimeric antigen receptor[\s-]+(?:modified\s+)?(?:natural killer|NK)\b", re.IGNORECASE
@@ -89,7 +101,10 @@ def _antigen_patterns() -> tuple[tuple[Antigen, re.Pattern[str], re.Pattern[str]
     """Per antigen: any mention, and a mention that says a CAR is directed at it."""
     found = []
     for antigen in antigens():
-        names = "|".join(re.escape(n).replace(r"\ ", r"[\s-]?") for n in sorted(antigen.names, key=len, reverse=True))
+        names = "|".join(
+            re.escape(n).replace(r"\ ", r"[\s-]?").replace(r"\-", r"[\s-]?")
+            for n in sorted(antigen.names, key=len, reverse=True)
+        )
         # case-insensitive names; what follows may be "CAR" ("CD33CART") but not a digit or a lower-case letter
         mention = re.compile(rf"(?<![A-Za-z0-9])(?i:{names})(?![0-9a-z])")
         directed = re.compile(
@@ -218,17 +233,27 @@ _AROUND = re.compile(
     r"ruxolitinib|itacitinib|fludarabine|cyclophosphamide|bendamustine|vaccines?|placebo|levetiracetam)\b",
     re.IGNORECASE,
 )
+# Against the toxicity of a CAR-T product: a title that opens with one is about it ("Anakinra in Preventing ...")
+_AGAINST_TOXICITY = re.compile(
+    r"\b(?:anakinra|kineret|tocilizumab|actemra|siltuximab|defibrotide|emapalumab|ruxolitinib|itacitinib|"
+    r"levetiracetam)\b",
+    re.IGNORECASE,
+)
 _NOT_A_PRODUCT_TYPE = {"procedure", "behavioral", "diagnostic_test", "device", "other", "radiation"}
 
 
-def _role(fields: dict[str, Any]) -> str | None:
-    """``product`` when an intervention is a cell therapy (its name or other names say CAR, a product or
-    cells) or may be one (a code name: "BG1805", "AMG 553"); ``background`` when every intervention is
-    something given around it (anakinra against CRS, a lymphodepletion drug, imaging, a questionnaire);
-    None when the trial lists no intervention."""
+def _role(fields: dict[str, Any], title: str) -> str:
+    """``background`` when the trial is about something given around the cell therapy: its title (else
+    what stands for it) names a drug against its toxicity before the cells ("Anakinra in Preventing ...
+    CAR T-Cell Related Encephalopathy"), or every intervention is such a thing (a lymphodepletion drug,
+    imaging, a questionnaire); else ``product``: an intervention is a cell therapy (its name or other
+    names say CAR, a product or cells) or may be one (a code name: "BG1805", "AMG 553"), or none is listed."""
+    first = _AGAINST_TOXICITY.search(title)
+    if first and not any(m.start() < first.start() for m in (_CAR.search(title), _CELLS.search(title)) if m):
+        return "background"
     interventions = fields.get("interventions") or []
     if not interventions:
-        return None
+        return "product"
     pattern, _ = products()
     around = 0
     for x in interventions:
@@ -240,12 +265,26 @@ def _role(fields: dict[str, Any]) -> str | None:
     return "background" if around == len(interventions) else "product"
 
 
+def _squeezed(text: str) -> str:
+    """Lower case without spaces and hyphens: a cheap test for an antigen's name however it is spaced."""
+    return text.lower().replace(" ", "").replace("-", "")
+
+
+def _not_targets(text: str) -> str:
+    """``text`` with what names an antigen but is no target blanked: the cells' composition, a marker, a CAR before."""
+    if "CD" in text or "EGFR" in text:
+        text = _MARKER.sub(" ", _COMPOSITION.sub(" ", text))
+    return _BEFORE.sub(" ", text) if "CAR" in text else text
+
+
 def features(fields: dict[str, Any]) -> dict[str, Any] | None:
     """The ``cell_therapy`` part of a trial's fields, or None when it is not a CAR (or named cell) therapy."""
     interventions = fields.get("interventions") or []
     naming = [("title", fields.get("title") or ""), ("official_title", fields.get("official_title") or "")]
     naming += [(f"interventions[{i}]", x.get("name") or "") for i, x in enumerate(interventions)]
     naming += [(f"arms[{i}]", a.get("label") or "") for i, a in enumerate(fields.get("arms", []))]
+    if not any(t for _, t in naming):  # a record cut down to its summary says there what it gives
+        naming = [("brief_summary", fields.get("brief_summary") or fields.get("detailed_description") or "")]
     outcomes = [
         (f"outcomes[{i}]", f"{o.get('measure')} {o.get('description') or ''}")
         for i, o in enumerate(fields.get("outcomes", []))
@@ -267,7 +306,7 @@ def features(fields: dict[str, Any]) -> dict[str, Any] | None:
     if _may_name_car("\x00".join([t for _, t in naming] + [t for _, t in outcomes])):
         car = next(((k, t, m) for k, t in naming + outcomes if _may_name_car(t) and (m := _CAR.search(t))), None)
     named_text = "\x00".join(t for _, t in naming)
-    if car is None and " cell" in named_text.lower():
+    if car is None and "cell" in named_text.lower():
         car = next(((k, t, m) for k, t in naming if (m := _DIRECTED_CELLS.search(t))), None)
     tcr = None
     if car is None and ("TCR" in named_text or "eceptor" in named_text):
@@ -303,15 +342,16 @@ def features(fields: dict[str, Any]) -> dict[str, Any] | None:
     elif car is None:
         modality = next(iter(found.values()))["modality"]
 
-    # What the cells are made of ("CD4+ and CD8+ CAR-T cells") is not what they are directed at.
-    naming_clean = [(k, _COMPOSITION.sub(" ", t) if "CD" in t else t) for k, t in naming]
-    prose_clean = [(k, _COMPOSITION.sub(" ", t) if "CD" in t else t) for k, t in prose]
+    # What the cells are made of ("CD4+ and CD8+ CAR-T cells"), the markers they carry ("EGFRt") and a CAR
+    # given before ("following CD19 CAR-T") are not what they are directed at.
+    naming_clean = [(k, _not_targets(t)) for k, t in naming]
+    prose_clean = [(k, _not_targets(t)) for k, t in prose]
     # A product with known targets says what it is directed at; the text's other antigens then count
     # only where it says a cell is directed at them ("after anti-CD38 therapy" is not a target).
     by_product = [a for p in found.values() for a in p["targets"]]
     targets: list[Antigen] = []
     from_prose: list[tuple[Antigen, tuple[str, str, re.Match[str]]]] = []
-    lowered = {id(t): t.lower() for _, t in naming_clean + prose_clean}
+    lowered = {id(t): _squeezed(t) for _, t in naming_clean + prose_clean}
     for antigen, mention, directed in _antigen_patterns():
         names = antigen.lowered
 
@@ -369,7 +409,7 @@ def features(fields: dict[str, Any]) -> dict[str, Any] | None:
     return {
         "modality": modality,
         "products": list(found),
-        "role": _role(fields),
+        "role": _role(fields, naming[0][1]),
         "targets": [a.coding for a in targets],
         "multi_target": multi,
         "generation": generation,

@@ -108,7 +108,8 @@ class Antigen:
 
     @property
     def lowered(self) -> tuple[str, ...]:
-        return tuple(n.lower() for n in self.names)
+        """The names in lower case without spaces and hyphens ("bcellmaturationantigen")."""
+        return tuple(n.lower().replace(" ", "").replace("-", "") for n in self.names)
 
 
 @cache
