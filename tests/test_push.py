@@ -111,6 +111,18 @@ def test_push_read_back_push_again_counts_unchanged(server, exported):
     assert [(o.measure, o.time_frame) for o in back.outcomes] == [(o.measure, o.time_frame) for o in original.outcomes]
 
 
+def test_a_study_given_twice_goes_in_two_transactions(server):
+    """NCT02552212 has two records among INPUTS: one transaction may not PUT the same resource twice."""
+    from trialport.fhirclient import _batches
+
+    batches = [[t.id for t in batch] for batch in _batches(pipeline.trials(INPUTS), 50)]
+    assert sum(map(len, batches)) == 17 and len(batches) == 2
+    assert all(len(set(ids)) == len(ids) for ids in batches)
+    assert batches[1][0] == "NCT02552212"
+    report = push(INPUTS, server, "R4", token_env="FHIR_TOKEN", batch_size=50)
+    assert report.exit_code == 0 and len(report.outcomes) == 17
+
+
 @pytest.mark.parametrize("version", ["R4", "R4B"])
 def test_exported_fhir_files_push_too(server, tmp_path, version):
     pipeline.convert([SEEDS], tmp_path, ["fhir"], options={"fhir_version": version})

@@ -281,12 +281,19 @@ def _server_reference(answer: dict[str, Any], kind: str) -> str | None:
 
 
 def _batches(trials: Iterable[Trial], size: int) -> Iterator[list[Trial]]:
+    """Batches of ``size`` trials; a trial given twice (the same study in two inputs) starts a new one:
+    a transaction may not write the same resource twice."""
     batch: list[Trial] = []
+    ids: set[str] = set()
     for trial in trials:
+        if trial.id in ids:
+            yield batch
+            batch, ids = [], set()
         batch.append(trial)
+        ids.add(trial.id)
         if len(batch) == size:
             yield batch
-            batch = []
+            batch, ids = [], set()
     if batch:
         yield batch
 
