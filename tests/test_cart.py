@@ -1,6 +1,6 @@
 """CAR-T features: the seeds, agreement with readings by hand of CAR trials (tests/data/cart-labels.csv:
 the 52 CAR trials of the MRD/AML CSV; tests/data/cart-labels-named.csv: 37 records of
-tests/data/cart-records/studies.jsonl; tests/data/cart-labels-pages.csv: 160 records of
+tests/data/cart-records/studies.jsonl; tests/data/cart-labels-pages.csv: 246 records of
 tests/data/cart-records/pages.jsonl, copied from public pages of registry records: many naming only their
 product, CAR-NK, TCR-T, trials around a CAR-T product, and cell therapies that are not engineered), named
 products, composition, markers, role, and the product table's lint."""
@@ -67,7 +67,7 @@ def test_agreement_on_all_labels():
     for name in ("cart-labels.csv", "cart-labels-named.csv", "cart-labels-pages.csv"):
         labels |= {row["nct"]: row for row in csv.DictReader((DATA / name).open(encoding="utf-8"))}
     trials = {r.result.id: r.result for r in pipeline.read([CTGOV / "mrd-aml-csv", DATA / "cart-records"])}
-    assert len(labels) == 249
+    assert len(labels) == 335
     found = {n: trials[n].cell_therapy for n in labels}
 
     def modality_agrees(n: str) -> bool:
@@ -93,7 +93,7 @@ def test_agreement_on_all_labels():
             print(f"  {n}: label {labels[n]['modality']} {labels[n]['targets']!r}, found {got}")
     assert same_modality / len(labels) >= 0.95
     assert same_targets / len(labels) >= 0.95
-    assert len(with_role) == 147 and same_role / len(with_role) >= 0.95
+    assert len(with_role) == 225 and same_role / len(with_role) >= 0.95
 
 
 def test_trials_that_name_only_their_product():
@@ -263,6 +263,47 @@ def test_role_of_real_trials_around_a_car_t_product():
     assert trials["NCT06430736"].cell_therapy.role == "background"
     # "CARTIMMUNE: Study of Patients With Autoimmune Diseases Receiving KYV-101": the product's own trial
     assert trials["NCT06152172"].cell_therapy.role == "product"
+
+
+PAGES = DATA / "cart-records" / "pages.jsonl"
+
+
+@pytest.mark.parametrize(
+    ("nct", "modality", "keys", "products"),
+    [
+        # "A Study of Mesothelin Redirected Autologous T Cells for Advanced Pancreatic Carcinoma"
+        ("NCT02706782", "CAR-T", {"MSLN"}, []),
+        # "Autologous Anti-PSCA-CAR-4-1BB/TCRzeta-CD19t-expressing T-lymphocytes": 4-1BB is no CD4, CD19t a marker
+        ("NCT03873805", "CAR-T", {"PSCA"}, []),
+        # "... NK-92/5.28.z Cells in Patients With Recurrent HER2-positive Glioblastoma (CAR2BRAIN)"
+        ("NCT03383978", "CAR-NK", {"HER2"}, ["NK-92/5.28.z"]),
+        # "A Phase I Platform Study of Target-Based Screened CAR-Macrophages ..."
+        ("NCT07409766", "CAR-M", set(), []),
+        # "... AMG 119 in Subjects With RR SCLC": the product names the target
+        ("NCT03392064", "CAR-T", {"DLL3"}, ["AMG 119"]),
+        # "CD3-CD20 Bisspecific Antibody Based Therapy Combined With CD19-CAR T Cells": CD20 is the antibody's
+        ("NCT06464185", "CAR-T", {"CD19"}, []),
+        # "4SCAR-T Therapy Targeting GD2, PSMA and CD276"
+        ("NCT04637503", "CAR-T", {"GD2", "PSMA", "B7-H3"}, []),
+    ],
+)
+def test_real_records_of_every_modality(nct, modality, keys, products):
+    therapy = next(r.result for r in pipeline.read([PAGES]) if r.result.id == nct).cell_therapy
+    assert (therapy.modality, therapy.products) == (modality, products)
+    assert {a.key for a in antigens() if a.coding in therapy.targets} == keys
+
+
+@pytest.mark.parametrize(
+    "nct",
+    [
+        "NCT05952804",  # "IVIG for Infection Prevention After CAR-T-Cell Therapy"
+        "NCT07186192",  # "Digital Health Intervention for Self-Management and Telemonitoring in ... (CAR-T) Therapy"
+        "NCT05800405",  # "... Bridging Radiation to All Sites of FDG-Avid Disease for Commercial CAR T-Cell Infusion"
+    ],
+)
+def test_titles_about_what_is_given_around_the_cells(nct):
+    therapy = next(r.result for r in pipeline.read([PAGES]) if r.result.id == nct).cell_therapy
+    assert therapy.role == "background"
 
 
 def test_role():

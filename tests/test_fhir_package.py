@@ -243,10 +243,10 @@ def test_cell_therapy_codes_are_the_modalities_found():
     found = {r.result.cell_therapy.modality for r in pipeline.read([CTGOV / "mrd-aml-csv"]) if r.result.cell_therapy}
     with (ROOT / "trialport" / "mapping" / "data" / "cell_products.csv").open(encoding="utf-8") as handle:
         products = {row["modality"] for row in csv.DictReader(handle)}
-    emitted = {"CAR-T", "CAR-NK", "CAR-NKT", *cart._STEM_MODALITY.values(), *products}  # every modality cart.py gives
+    emitted = {"CAR-T", "CAR-NK", "CAR-NKT", "CAR-M", *cart._STEM_MODALITY.values(), *products}  # every modality cart.py gives
     for release in RELEASES:
         codes = _codes(release, "cell-therapy")
-        assert list(codes) == ["CAR-T", "CAR-NK", "CAR-NKT", "TCR-T"]
+        assert list(codes) == ["CAR-T", "CAR-NK", "CAR-NKT", "TCR-T", "CAR-M"]
         assert emitted == set(codes)
         # NCT03326921 ("HA-1 T TCR T Cell") is the one engineered TCR-T trial of the export, read by hand
         assert labelled == {"CAR-T", "CAR-NK"} and found == labelled | {"TCR-T"}
@@ -258,7 +258,7 @@ def test_antigen_codes_are_the_table_rows_without_a_gene(release):
     root = ROOT / "trialport" / "mapping" / "data" / "antigens.csv"
     with root.open(encoding="utf-8", newline="") as handle:
         rows = [row for row in csv.DictReader(handle) if not row["hgnc_id"]]
-    assert [r["key"] for r in rows] == list(codes) == ["GD2", "LeY", "HPV-16 E7"]
+    assert [r["key"] for r in rows] == list(codes) == ["GD2", "LeY", "HPV-16 E7", "HIV-1 Env"]
     for row in rows:
         concept = codes[row["key"]]
         assert concept["display"] == row["display"]

@@ -209,8 +209,8 @@ class Evidence(_Frozen):
 
 
 class CellTherapy(_Frozen):
-    """CAR-T (or CAR-NK, TCR-T) features found in the trial's text, each backed by evidence. ``products``:
-    the named products found (INN, e.g. axicabtagene ciloleucel); ``role``: ``product`` when the trial
+    """CAR-T (or CAR-NK, CAR-NKT, TCR-T, CAR-M) features found in the trial's text, each backed by evidence.
+    ``products``: the named products found (INN, e.g. axicabtagene ciloleucel); ``role``: ``product`` when the trial
     studies the cell therapy itself, ``background`` when it studies something given around it
     (lymphodepletion, toxicity prophylaxis, imaging of patients receiving it)."""
 

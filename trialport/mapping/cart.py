@@ -1,4 +1,5 @@
-"""CAR-T (and CAR-NK, TCR-T) features read from a trial's text, each with the field and words it came from.
+"""CAR-T (and CAR-NK, CAR-NKT, TCR-T, CAR-M) features read from a trial's text, each with the field and words
+it came from.
 
 Measured against readings by hand of CAR trials in tests/data (test_cart.py, tests/data/cart-*labels.csv).
 
@@ -30,7 +31,7 @@ _CAR = re.compile(
 # CD70 T-Cell Injection": a cell therapy named by what it is directed at. "HER2-specific T cells" or
 # "CMV-specific T cells" may be grown from the patient's own (vaccine- or virus-primed): not engineered.
 _DIRECTED_CELLS = re.compile(
-    r"\b(?:CD\d{1,3}[a-z]?|[A-Z][A-Za-z0-9]*[A-Z0-9][\w.]*)[\s/-]*(?:(?i:targeted|targeting|directed|redirected)"
+    r"\b(?:CD\d{1,3}[a-z]?|[A-Z][A-Za-z0-9]*[A-Z0-9][\w.]*|[A-Z][a-z]{3,})[\s/-]*(?:(?i:targeted|targeting|directed|redirected)"
     r"[\s-]+(?:(?i:autologous|allogeneic|human|engineered|modified)\s+)?(?:CAR[\s-]*)?(?:NKT|NK|T)"
     r"|(?i:specific)[\s-]+(?:CAR[\s-]*)?NKT?)[\s-]?(?i:cells?)\b"
     r"|\b(?i:anti)-(?:(?i:human)[\s-]+)?(?:CD\d{1,3}[a-z]?|[A-Z][A-Za-z0-9-]*[A-Z0-9])\s+(?:T[\s-]?)?(?i:cells?)\b"
@@ -58,7 +59,19 @@ _BEFORE = re.compile(
     r"(?:anti-)?[A-Za-z0-9]+[\s-]*CAR\b",
     re.IGNORECASE,
 )
-_CAR_NUMBER = re.compile(r"(?<![A-Za-z])(?:\dS)?CART?[\s.-]?(\d{1,3})(?:/(\d{1,3}))?(?![\d.]*\s*(?:x|mg|ml|cells/kg))")
+_CAR_NUMBER = re.compile(
+    r"(?<![A-Za-z])(?:\dS)?CART?[\s.-]?(\d{1,3})(?:/(\d{1,3}))?(?![\d.]*\s*(?:x|mg|ml|cells/kg)|-1BB)"  # not CAR-4-1BB
+)
+_CAR_M = re.compile(
+    r"\bCAR[\s-]?M\b|\bCAR[\s-]?macrophages?\b|chimeric antigen receptor[\s-]+(?:modified\s+)?macrophages?",
+    re.IGNORECASE,
+)
+# "CD3-CD20 Bispecific Antibody", "anti-PD-1 antibody": an antibody given with the cells; its antigen is not theirs
+_ANTIBODY = re.compile(
+    r"(?:\b[\w-]+[\s/-]+)?\b[\w-]+[\s-]+(?:bis+pecific[\s-]+|monoclonal[\s-]+)?"
+    r"(?:antibod(?:y|ies)|T[\s-]cell engagers?)\b",
+    re.IGNORECASE,
+)
 _NK = re.compile(
     r"\bCAR[\s-]?NK\b|chimeric antigen receptor[\s-]+(?:modified\s+)?(?:natural killer|NK)\b", re.IGNORECASE
 )
@@ -230,13 +243,17 @@ _CELLS = re.compile(r"\bcells?\b|\blymphocytes?\b|\bCTLs?\b|\bNK\b", re.IGNORECA
 # Given around a CAR-T product, not a cell therapy: toxicity prophylaxis or treatment, lymphodepletion
 _AROUND = re.compile(
     r"\b(?:anakinra|kineret|tocilizumab|actemra|siltuximab|defibrotide|dexamethasone|methylprednisolone|emapalumab|"
-    r"ruxolitinib|itacitinib|fludarabine|cyclophosphamide|bendamustine|vaccines?|placebo|levetiracetam)\b",
+    r"ruxolitinib|itacitinib|fludarabine|cyclophosphamide|bendamustine|vaccines?|placebo|levetiracetam|IVIG|"
+    r"immunoglobulins?|immune globulin)\b",
     re.IGNORECASE,
 )
-# Against the toxicity of a CAR-T product: a title that opens with one is about it ("Anakinra in Preventing ...")
-_AGAINST_TOXICITY = re.compile(
+# What a trial whose title names it before the cells is about ("Anakinra in Preventing ...", "Bridging
+# Radiation ... for Commercial CAR T-Cell Infusion", "IVIG for Infection Prevention After CAR-T-Cell
+# Therapy", "... Telemonitoring in Chimeric Antigen Receptor (CAR-T) Therapy", "Long-term Follow-up of ...")
+_AROUND_FIRST = re.compile(
     r"\b(?:anakinra|kineret|tocilizumab|actemra|siltuximab|defibrotide|emapalumab|ruxolitinib|itacitinib|"
-    r"levetiracetam)\b",
+    r"levetiracetam|IVIG|immunoglobulins?|immune globulin|radiation|radiotherapy|(?:tele)?monitoring|"
+    r"follow-?up|registry|wearables?)\b",
     re.IGNORECASE,
 )
 _NOT_A_PRODUCT_TYPE = {"procedure", "behavioral", "diagnostic_test", "device", "other", "radiation"}
@@ -244,11 +261,11 @@ _NOT_A_PRODUCT_TYPE = {"procedure", "behavioral", "diagnostic_test", "device", "
 
 def _role(fields: dict[str, Any], title: str) -> str:
     """``background`` when the trial is about something given around the cell therapy: its title (else
-    what stands for it) names a drug against its toxicity before the cells ("Anakinra in Preventing ...
-    CAR T-Cell Related Encephalopathy"), or every intervention is such a thing (a lymphodepletion drug,
-    imaging, a questionnaire); else ``product``: an intervention is a cell therapy (its name or other
-    names say CAR, a product or cells) or may be one (a code name: "BG1805", "AMG 553"), or none is listed."""
-    first = _AGAINST_TOXICITY.search(title)
+    what stands for it) names such a thing before the cells (``_AROUND_FIRST``), or every intervention is
+    one (a lymphodepletion drug, imaging, a questionnaire); else ``product``: an intervention is a cell
+    therapy (its name or other names say CAR, a product or cells) or may be one (a code name: "BG1805",
+    "AMG 553"), or none is listed."""
+    first = _AROUND_FIRST.search(title)
     if first and not any(m.start() < first.start() for m in (_CAR.search(title), _CELLS.search(title)) if m):
         return "background"
     interventions = fields.get("interventions") or []
@@ -271,9 +288,12 @@ def _squeezed(text: str) -> str:
 
 
 def _not_targets(text: str) -> str:
-    """``text`` with what names an antigen but is no target blanked: the cells' composition, a marker, a CAR before."""
+    """``text`` with what names an antigen but is no target blanked: the cells' composition, a marker, an
+    antibody given with them, a CAR given before."""
     if "CD" in text or "EGFR" in text:
         text = _MARKER.sub(" ", _COMPOSITION.sub(" ", text))
+    if "ntibod" in text or "ngager" in text:
+        text = _ANTIBODY.sub(" ", text)
     return _BEFORE.sub(" ", text) if "CAR" in text else text
 
 
@@ -331,7 +351,9 @@ def features(fields: dict[str, Any]) -> dict[str, Any] | None:
             evidence.append({"field": key, "text": _snippet(text, m)})
 
     modality = "CAR-T"
-    if any(_NK.search(t) for _, t in texts if "NK" in t or "atural killer" in t) or re.search(
+    if any(_CAR_M.search(t) for _, t in naming if "CAR" in t or "himeric" in t):
+        modality = "CAR-M"
+    elif any(_NK.search(t) for _, t in texts if "NK" in t or "atural killer" in t) or re.search(
         r"\bNK[\s-](?i:cells?)\b", fields.get("title") or ""
     ):
         modality = "CAR-NK"
@@ -339,8 +361,8 @@ def features(fields: dict[str, Any]) -> dict[str, Any] | None:
         modality = "CAR-NKT"
     elif tcr is not None:
         modality = "TCR-T"
-    elif car is None:
-        modality = next(iter(found.values()))["modality"]
+    elif found and (car is None or len({p["modality"] for p in found.values()}) == 1):
+        modality = next(iter(found.values()))["modality"]  # "CAR2BRAIN" says CAR; NK-92/5.28.z says which
 
     # What the cells are made of ("CD4+ and CD8+ CAR-T cells"), the markers they carry ("EGFRt") and a CAR
     # given before ("following CD19 CAR-T") are not what they are directed at.
