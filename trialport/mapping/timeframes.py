@@ -55,6 +55,11 @@ _NUMBERS = {
 }
 _NUMBER_WORD = re.compile(r"\b(" + "|".join(sorted(_NUMBERS, key=len, reverse=True)) + r")\b")
 _A_UNIT = re.compile(r"\b(?:a|an|one)\s+(?=(?:minute|hour|day|week|month|year)\b)")
+_HALF_UNIT = re.compile(r"\bhalf\s+(?:an?|one)\s+(?=(?:hour|day|week|month|year)\b)")  # "half an hour"
+# "H0+24h", "J0+180 days": hours or days counted from a time zero (H0) or day zero (J0, "jour 0") the record
+# defines; "1h30" is 1.5 h
+_CLOCK = re.compile(r"\b([hj])0\s*\+\s*(\d+(?:\.\d+)?\s*(?:h|hours?|days?)\b)")
+_HOURS_MINUTES = re.compile(r"\b(\d+)h([0-5]\d)\b")
 _ORDINAL_UNIT = re.compile(r"\b(\d+)(?:st|nd|rd|th|\.)\s+(minute|hour|day|week|month|year)\b")
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7}
 # "First day", "on the second day": a day counted from day 1 (not "the first 3 months", "during the first year")
@@ -83,9 +88,9 @@ _QTY = re.compile(rf"(?<![\d.:/±])(?<![a-z]-){_NUM}\s*-?\s*{_UNIT_WORD}\b")
 _POINT = re.compile(rf"\b{_UNIT_WORD}\s*\+?\s*{_NUM}(?![\d.]*\s*-?\s*(?:minute|hour|day|week|month|year|mg|ml|%))")
 _UP_TO = re.compile(
     r"(?:\b(?:up to|upto|within|through|thru|until|untill|till|to|for up to|a maximum of|maximum of|maximum|max|"
-    r"at most|no more th[ae]n?|not exceeding|no longer than|assessed at|assessed up to|assessed for|by|up|"
+    r"at most|no more th[ae]n?|not exceeding|no longer than|assessed at|assessed up to|assessed for|by|up|across|"
     r"assessed(?=\s+(?:approximately|about|around))|up to end of (?:the )?study at)\s+"
-    r"|(?<=\()max\.\s*|\bmaximum follow-up\s*=\s*)"
+    r"|(?<=\()max\.\s*|\bmaximum(?: follow-up)?\s*[=:]\s*)"
     r"(?:of\s+)?(?:the\s+)?(?:first\s+)?"
     r"(?:approximately\s+|about\s+|around\s+|~\s*)?$"
 )
@@ -129,6 +134,13 @@ _EVENT = re.compile(
     rf"(?P<event>{_START}|delivery|birth|discharge|(?:[a-z]+\s+)?[a-z]+ectomy)(?:\s+time)?(?:/[a-z]+)?"
     r"(?:\s*\([^)]*\))?\.?"
 )
+_TIME_OF = re.compile(
+    r"(?:at\s+)?(?:the\s+)?time\s+of\s+(?:the\s+)?(?P<event>surgery|operation|procedure|treatment|intervention)\.?"
+)
+# "from enrollment to the end of rehabilitation at 3 weeks": the time ends a span that starts with the text
+_SPAN_TO = re.compile(r"^\s*from\b[^,;]*\b(?:to|until|till)\b")
+# "after vaccination 2", "after dose 3": an anchor that ends in the number of an event
+_NUMBERED_EVENT = re.compile(r"\b(?:vaccination|immuni[sz]ation|dose|injection|infusion|visit|surgery|session)\s+\d+$")
 _IMMEDIATELY = re.compile(r"immediate(?:ly)?\s+(?P<event>after\s+[a-z][a-z ]*?)\.?")
 # A starting point named as a time of its own ("baseline, week 12", "before and 12 months after"), not
 # as what a time counts from ("day 7 from baseline").
@@ -137,6 +149,8 @@ _BASELINE = re.compile(
     r"|\bbefore and\b|\bpre[- ]?(?:dose|treatment|infusion)\b"
     r"|\b(?:enrol+ment|screening|admission) and\b|^before\b[^,.;]*\band\b"
 )
+_LIST_GOES_ON = re.compile(r"\s*(?:,|and|&)\s*\d")  # "baseline to weeks 8 and 16": a list, not a range
+_TO_THE_LIST = re.compile(r"\bbaseline\s+(?:to|through|until)\s+$")
 _SEPARATORS = re.compile(r"^(?:\s*(?:,|;|-|and|&|/|or|at|after|by|then)\s*)+$")
 _SENTENCE_BREAK = re.compile(r"(?<=[a-z)])\.\s+(?=[a-z])")
 
@@ -184,9 +198,12 @@ def _normalise(text: str) -> str:
     t = " " + text.lower().replace("\u2013", "-").replace("\u2014", "-").replace("\uff0c", ",") + " "
     t = re.sub(r"\b(up ?to)(?=\d)", r"\1 ", t.replace("up-to", "up to"))
     t = t.replace("\u2264", " up to ").replace(" \u00bd", ".5").replace("\u00bd", ".5")
-    t = _A_UNIT.sub("1 ", t)
+    t = _A_UNIT.sub("1 ", _HALF_UNIT.sub("0.5 ", t) if "half" in t else t)
     t = _NUMBER_WORD.sub(lambda m: str(_NUMBERS[m.group(1)]), t)
     t = _ORDINAL_UNIT.sub(r"\2 \1", _WEEKS_W.sub(" weeks", t.replace("\u3001", ",")))
+    if "0+" in t or "0 +" in t:
+        t = _HOURS_MINUTES.sub(lambda m: f"{int(m.group(1)) + int(m.group(2)) / 60:g}h", t)
+        t = _CLOCK.sub(lambda m: f"{m.group(2)} after {'time zero' if m.group(1) == 'h' else 'j0'}", t)
     t = _ORDINAL_FRAME.sub(lambda m: f"{m.group(2)} {_ORDINALS[m.group(1)]}", t)
     if "+" in t or "follow" in t:
         t = _SUM.sub(_sum, t)
@@ -308,7 +325,7 @@ def _schedule(t: str) -> dict | None:
         _quantities(rest) or len(set(points)) < len(points) or _UP_TO_ONLY.search(t[: span[0]])
     ):  # another quantity, or one twice: not a plain list
         return None
-    if _BASELINE.search(rest) and 0 not in points:
+    if (_BASELINE.search(rest) or _TO_THE_LIST.search(t, 0, span[0])) and 0 not in points:
         points = [0.0, *points]
     return {"kind": "schedule", "value": points, "unit": unit, "end": span[1]}
 
@@ -362,7 +379,7 @@ def _range(t: str) -> dict | None:
             return None
         start_unit, start, end = m.group(1), 0.0, float(m.group(2))
     rest = t[: m.start()] + " " + t[m.end() :]
-    if _quantities(rest) or end <= start or _BASELINE.search(rest):
+    if _quantities(rest) or end <= start or _BASELINE.search(rest) or _LIST_GOES_ON.match(t, m.end()):
         return None
     fields: dict = {"kind": "duration", "value": [start, end], "unit": UCUM[_unit(start_unit)], "end": m.end()}
     cycle = re.search(r"\b(?:of|in)\s+(cycle \d+)", rest)
@@ -413,7 +430,7 @@ def _single(t: str) -> dict | None:
     """One quantity: "3 years", "approximately 12 months", "day 7", "30 days post infusion", "at week 8"."""
     quantities = _quantities(t)
     if len(quantities) != 1:
-        start = _EVENT.fullmatch(t) or _IMMEDIATELY.fullmatch(t)
+        start = _EVENT.fullmatch(t) or _IMMEDIATELY.fullmatch(t) or _TIME_OF.fullmatch(t)
         if not quantities and start:
             return {"kind": "timepoint", "value": 0.0, "unit": None, "anchor": start.group("event")}
         return None
@@ -427,6 +444,8 @@ def _single(t: str) -> dict | None:
         fields["comparator"] = "~"
     elif _AT_LEAST.search(before):
         fields["comparator"] = ">="
+    if (relative or at) and _SPAN_TO.match(before):
+        return fields | {"kind": "duration"}  # the span's end: how long it lasts
     if _BASELINE.search(t):
         return {"kind": "schedule", "value": [0.0, value], "unit": unit, "end": end}
     if relative and re.search(r"\buntil\b.*\bor\s+$", before):
@@ -457,7 +476,7 @@ def _anchor(t: str, after: int | None) -> str | None:
             continue
         if m.group(1) == "of":
             continue
-        if re.search(r"\s\d+$", words):
+        if re.search(r"\s\d+$", words) and not _NUMBERED_EVENT.search(words):
             return None  # cut off at a number ("after completion of 1 or 2 courses"): say nothing
         return f"{m.group(1)} {words}"
     return None
