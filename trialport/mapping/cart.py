@@ -50,7 +50,6 @@ _COMPOSITION = re.compile(
     r"\bCD([48])\s*\+?\s*(?:/|:|,|&|\band\b|\bor\b|-)\s*CD(?!\1)[48]\b\s*\+?|\bCD[48]\s*(?:\+|positive)(?=[\s-]*(?:and|T\b|CAR|cells?))",
     re.IGNORECASE,
 )
-# "CAR33", "CART-123", "CAR.70": a CAR named by the number of its CD antigen
 # "truncated CD19", "CD19t", "EGFRt", "tEGFR": a marker the cells carry (to track or deplete them), not a target
 _MARKER = re.compile(r"\btruncated\s+(?:human\s+)?(?:CD19|EGFR)\b|\b(?:hu)?(?:CD19|EGFR)t\b|\bt(?:CD19|EGFR)\b", re.I)
 # "CD22 CAR T-cells ... Following Commercial CD19 CAR T-cells": a CAR given before, not this trial's
@@ -59,8 +58,9 @@ _BEFORE = re.compile(
     r"(?:anti-)?[A-Za-z0-9]+[\s-]*CAR\b",
     re.IGNORECASE,
 )
+# "CAR33", "CART-123", "CAR.70": a CAR named by the number of its CD antigen (not "CAR-4-1BB": a domain)
 _CAR_NUMBER = re.compile(
-    r"(?<![A-Za-z])(?:\dS)?CART?[\s.-]?(\d{1,3})(?:/(\d{1,3}))?(?![\d.]*\s*(?:x|mg|ml|cells/kg)|-1BB)"  # not CAR-4-1BB
+    r"(?<![A-Za-z])(?:\dS)?CART?[\s.-]?(\d{1,3})(?:/(\d{1,3}))?(?![\d.]*\s*(?:x|mg|ml|cells/kg)|-1BB)"
 )
 _CAR_M = re.compile(
     r"\bCAR[\s-]?M\b|\bCAR[\s-]?macrophages?\b|chimeric antigen receptor[\s-]+(?:modified\s+)?macrophages?",
@@ -364,8 +364,8 @@ def features(fields: dict[str, Any]) -> dict[str, Any] | None:
     elif found and (car is None or len({p["modality"] for p in found.values()}) == 1):
         modality = next(iter(found.values()))["modality"]  # "CAR2BRAIN" says CAR; NK-92/5.28.z says which
 
-    # What the cells are made of ("CD4+ and CD8+ CAR-T cells"), the markers they carry ("EGFRt") and a CAR
-    # given before ("following CD19 CAR-T") are not what they are directed at.
+    # What the cells are made of ("CD4+ and CD8+ CAR-T cells"), the markers they carry ("EGFRt"), an antibody
+    # given with them and a CAR given before ("following CD19 CAR-T") are not what they are directed at.
     naming_clean = [(k, _not_targets(t)) for k, t in naming]
     prose_clean = [(k, _not_targets(t)) for k, t in prose]
     # A product with known targets says what it is directed at; the text's other antigens then count
