@@ -119,11 +119,12 @@ _NUMBERED_ROW = re.compile(r"\n([^\S\n]*)(\d{1,3})([.)]) +(?=\S)([^\n]*)")
 # (if any), then the rest of the row. [^\S\n] is what strip() removes, within a row.
 _LIST_START = frozenset("*•-0123456789")
 _LIST_ROW = re.compile(r"\n([^\S\n]*)(?:([*•-]) [^\S\n]*|([0-9]\d{0,2}) ?([.)、])(?!\d)[^\S\n]*)?([^\n]*)")
-# A bullet row's text, less the bullet and the spaces around it, but with the row's trailing whitespace.
-_BULLET_TEXT = re.compile(r"\n[^\S\n]*[*•-] [^\S\n]*([^\n]*)")
 _INDENT_AND_END = itemgetter(0, 2)
 _NUMERAL = itemgetter(1)
 _ROW_TEXT = itemgetter(3)
+_COUNTING = [str(number) for number in range(1001)]  # a list numbered in order: its numerals are a slice of these
+# A row that starts with a space or a tab (one regex search costs less than two substring searches).
+_INDENTED_ROW = re.compile(r"\n[ \t]")
 _MEASURE = re.compile(r"[^\s:<>≤≥=]+(?:\s+[^\s:<>≤≥=]+){0,2}\s*[<>≤≥=]")
 
 
@@ -265,9 +266,9 @@ class _Section:
 
     def marked(self, line: _Line, by_indent: bool) -> None:
         levels = self.levels
-        family, ordinal, text = line.family, line.ordinal, line.text
+        indent, family, ordinal, text, _ = line
         self.open_sub = False
-        self.marker_indent = line.indent
+        self.marker_indent = indent
         if levels and not by_indent:
             top = levels[-1]
             if family in top[0] and (not ordinal or top[2] + 1 == ordinal):
@@ -280,14 +281,14 @@ class _Section:
                 return
         self.owner = False
         if not levels:
-            levels.append([{family}, line.indent, ordinal])
+            levels.append([{family}, indent, ordinal])
             self.owner = not ordinal and not by_indent and text[-1] == ":"
             self.add(0, text)
             return
         if by_indent:
             depth = len(levels) - 1
             top = levels[depth]
-            if -1 <= top[1] - line.indent <= 1:  # the common case: the next item at the innermost indentation
+            if -1 <= top[1] - indent <= 1:  # the common case: the next item at the innermost indentation
                 if depth == 0 and ordinal == 1 and family in top[0] and top[2] > 1:
                     self.restarts(text)
                 top[2] = ordinal
@@ -297,10 +298,10 @@ class _Section:
         depth = None
         if by_indent:
             for i in range(len(levels) - 1, -1, -1):
-                if abs(levels[i][1] - line.indent) <= 1:
+                if abs(levels[i][1] - indent) <= 1:
                     depth = i
                     break
-                if levels[i][1] < line.indent:
+                if levels[i][1] < indent:
                     depth = i + 1
                     break
             if depth is None:
@@ -319,17 +320,17 @@ class _Section:
                 # A marker of another kind without a reason to nest: a sibling of the previous line.
                 depth = len(levels) - 1
                 del levels[depth + 1 :]
-                self.add(depth, line.text)
+                self.add(depth, text)
                 return
         if depth == 0 and ordinal == 1 and family in levels[0][0] and levels[0][2] > 1:
             self.restarts(text)
         del levels[depth + 1 :]
         if depth == len(levels):
-            levels.append([{family}, line.indent, ordinal])
+            levels.append([{family}, indent, ordinal])
         else:
             levels[depth][2] = ordinal
             levels[depth][0].add(family)
-        self.add(depth, line.text)
+        self.add(depth, text)
 
     def unmarked(self, line: _Line, next_line: _Line | None) -> None:
         text = line.text
@@ -451,7 +452,7 @@ _SUB_PREFIX = ("", "- ", "  - ", "    - ", "      - ")
 def _render(item: list[list]) -> str:
     parts = [_one_line(item[0][1])]
     for depth, text in item[1:]:
-        parts.append("  " * (min(depth, 4) - 1) + "- " + _one_line(text))
+        parts.append(_SUB_PREFIX[depth if depth < 4 else 4] + _one_line(text))
     return "\n".join(parts)
 
 
@@ -525,6 +526,9 @@ def _read_section(rows: list[str], strips: list[str], last: bool, kinds: bool, o
             if (found[1:2] in ".)" or found[:1].isdigit()) and (second := _SECOND_NUMBER.match(found)):
                 found = found[second.end() :]
             line = _new((raw.find(first) if raw[0] in " \t" else 0, first, 0, found, blank))
+        elif "0" <= first <= "9" and (number := _NUMBER_MARKER.match(stripped)):  # the usual number, as _parse reads it
+            found = stripped[number.end() :]
+            line = _new((raw.find(first) if raw[0] in " \t" else 0, "1" + number[2], int(number[1]), found, blank))
         else:
             line = _parse(raw, stripped, blank)
             found = line[3]
@@ -559,7 +563,7 @@ def _usual_section(
         prefix = raw[: len(raw) - len(first) + 2]
         if text.count("\n" + prefix) != rows_with_text:
             return None  # another marker or another indentation (rows[0] is always empty)
-        texts = list(map(str.rstrip, _BULLET_TEXT.findall(text)))  # every row with text is such a bullet
+        texts = [line[2:].lstrip() for line in strips if line]  # every row with text is such a bullet (less it)
         for item in texts:
             if item[:1].isdigit() or item[1:2] in ".)":
                 return None  # "* 1. text": a number after the bullet
@@ -568,7 +572,7 @@ def _usual_section(
         if len(numbers) != rows_with_text or len(set(map(_INDENT_AND_END, numbers))) > 1:
             return None  # a row of another kind, another indentation or another marker
         start = int(numbers[0][1])
-        if " ".join(map(_NUMERAL, numbers)) != " ".join(map(str, range(start, start + len(numbers)))):
+        if list(map(_NUMERAL, numbers)) != _COUNTING[start : start + len(numbers)]:
             return None  # out of order (or written "01.": the line-by-line reading decides)
         texts = list(map(str.rstrip, map(_ROW_TEXT, numbers)))
     else:
@@ -584,7 +588,7 @@ def _usual_section(
                 return None
     if kinds and any(_holds_heading(item) for item in texts):
         return None
-    if others and any(("riteri" in item or "RITERI" in item) and _OTHER_HEADING.fullmatch(item) for item in texts):
+    if others and any(("riteri" in item or "RITERI" in item) and _other_heading(item) for item in texts):
         return None  # (the line-by-line reading tests only the lines that hold "riteri" too)
     if "  " not in text and "\t" not in text:
         return texts  # (one search of the section instead of two of each item)
@@ -603,7 +607,9 @@ def _indented_list(text: str, strips: list[str], kinds: bool, others: bool) -> l
             return None  # a row without such a marker (found before the rows are read)
     headings = kinds or others
     items: list[list[str]] = []
-    levels: list[list] = []  # [indent, ordinal, families] from the outermost list inwards
+    levels: list[list] = []  # [indent, numeral ("0" for a bullet), families] from the outermost list inwards
+    level: list = []  # the level of the line read last (levels[depth])
+    depth = 0
     several = False  # more than one indentation
     problem = None
     last = ""  # the text of the line read last
@@ -612,10 +618,10 @@ def _indented_list(text: str, strips: list[str], kinds: bool, others: bool) -> l
             found = found.rstrip()
             if (found[1:2] in ".)" or found[:1].isdigit()) and (second := _SECOND_NUMBER.match(found)):
                 found = found[second.end() :]
-            family, ordinal = bullet, 0
+            family, ordinal = bullet, "0"
         elif numeral:
             found = found.rstrip()
-            family, ordinal = "1" + end, int(numeral)
+            family, ordinal = end, numeral  # (the numeral read as a number only where it matters)
         elif found.strip():
             return None  # a row without such a marker
         else:
@@ -627,15 +633,15 @@ def _indented_list(text: str, strips: list[str], kinds: bool, others: bool) -> l
         indent = len(space) if space[:1] in " \t" else 0
         one = found if "  " not in found and "\t" not in found else _one_line(found)
         if not levels:
-            levels.append([indent, ordinal, {family}])
+            level = [indent, ordinal, {family}]
+            levels.append(level)
             items.append([one])
             outermost = indent
             last = found
             continue
         if indent != outermost:
             several = True
-        depth = len(levels) - 1
-        if not -1 <= levels[depth][0] - indent <= 1:
+        if not -1 <= level[0] - indent <= 1:  # not the list of the line above: a deeper one, or one further out
             for depth in range(len(levels) - 1, -1, -1):
                 if abs(levels[depth][0] - indent) <= 1:
                     break
@@ -645,14 +651,13 @@ def _indented_list(text: str, strips: list[str], kinds: bool, others: bool) -> l
             else:
                 depth = 0
             del levels[depth + 1 :]
-        if depth == 0 and ordinal == 1 and family in levels[0][2] and levels[0][1] > 1 and not last.endswith(":"):
-            problem = f"the numbering of the list starts again at {found[:40]!r}"
-        if depth == len(levels):
-            levels.append([indent, ordinal, {family}])
-        else:
+            if depth == len(levels):
+                levels.append([indent, "0", set()])
             level = levels[depth]
-            level[1] = ordinal
-            level[2].add(family)
+        if depth == 0 and family in level[2] and int(ordinal) == 1 and int(level[1]) > 1 and last[-1] != ":":
+            problem = f"the numbering of the list starts again at {found[:40]!r}"
+        level[1] = ordinal
+        level[2].add(family)
         if depth == 0:
             items.append([one])
         else:
@@ -670,14 +675,21 @@ def _opens_section(text: str, kinds: bool, others: bool) -> bool:
     like, when ``others``): the fast readings then leave the section to the line-by-line one."""
     if kinds and _holds_heading(text):
         return True
-    return others and ("riteri" in text or "RITERI" in text) and _OTHER_HEADING.fullmatch(text) is not None
+    return others and ("riteri" in text or "RITERI" in text) and _other_heading(text)
 
 
 def _holds_heading(text: str) -> bool:
-    """A kind heading, or a line with one inside it."""
+    """A kind heading, or a line with one inside it (only a line with "riteria:" can hold one: that quick search
+    spares most lines the regular expression)."""
     if "lusion" not in text and "LUSION" not in text:
         return False
-    return _kind_heading(text) is not None or _INLINE_HEADING.search(text) is not None
+    return _kind_heading(text) is not None or ("riteria:" in text and _INLINE_HEADING.search(text) is not None)
+
+
+def _other_heading(text: str) -> bool:
+    """A heading of withdrawal criteria and the like. Such a heading has no '.' or ';': the two quick searches
+    spare most lines the regular expression (which costs much more)."""
+    return "." not in text and ";" not in text and _OTHER_HEADING.fullmatch(text) is not None
 
 
 def _usual(block: str) -> Criteria | None:
@@ -694,7 +706,7 @@ def _usual(block: str) -> Criteria | None:
         kinds = "lusion" in text or "LUSION" in text
         others = "riteri" in text or "RITERI" in text
         items = _usual_section(text, rows, strips, index + 1 == last, kinds, others)
-        if items is None and ("\n " in text or "\n\t" in text):  # (one indentation: not an indented list)
+        if items is None and _INDENTED_ROW.search(text):  # (one indentation: not an indented list)
             items = _indented_list(text, strips, kinds, others)
             if isinstance(items, str):
                 return Criteria([], [], items)
@@ -767,13 +779,9 @@ def _split_lines(block: str) -> Criteria:
             if after and not after.endswith(":") and not _LEAD_IN.search(after):
                 current.append(_parse(after, after, True))
             continue
-        if heading is None and "lusion" in text and _INLINE_HEADING.search(text):
+        if heading is None and "lusion" in text and "riteria:" in text and _INLINE_HEADING.search(text):
             return Criteria([], [], f"a heading inside a line: {text!r}")
-        if (
-            ("riteri" in text or "RITERI" in text)
-            and line.family in (None, "-", "*", "•")
-            and _OTHER_HEADING.fullmatch(text)
-        ):
+        if ("riteri" in text or "RITERI" in text) and line.family in (None, "-", "*", "•") and _other_heading(text):
             current = []  # withdrawal criteria and the like: not collected, they stay in the block
             continue
         if current is None:
