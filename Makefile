@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint examples bench fuzz picture clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py trialport/mapping/criteria.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

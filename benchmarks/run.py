@@ -39,6 +39,8 @@ sys.path.insert(0, str(HERE))
 
 import corpus  # noqa: E402
 
+from trialport.mapping import criteria  # noqa: E402
+
 MCODE = HERE / "mcode"
 SMALL = 10_000  # cases too slow (or not streaming-relevant) to repeat at every size run only up to this
 
@@ -306,7 +308,8 @@ def main() -> None:
         "# Benchmark results",
         "",
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; `python benchmarks/run.py --sizes {args.sizes}`.",
+        f"Python {platform.python_version()}; `python benchmarks/run.py --sizes {args.sizes}`; the criteria",
+        f"splitter {'compiled with Cython' if criteria.COMPILED else 'as pure Python (not compiled at install)'}.",
         "Each case runs alone in its own process (imports untimed). `vs limit`: the case's time over the",
         "limit's time (parse only, bytes written back) on the same input; `x baseline`: how",
         "many times faster a pipeline is than the fhir.resources baseline measured in the same run (at sizes above",

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
-from conftest import CTGOV
+from conftest import CTGOV, tool_missing
 
 from trialport import pipeline
 from trialport.mapping.criteria import split
@@ -321,6 +322,30 @@ def test_the_fast_reading_agrees_with_the_line_by_line_reading(records: list) ->
             read_fast += 1
             assert fast == _split_lines(trial.eligibility.criteria), trial.id
     assert read_fast > len(records) // 2
+
+
+def test_the_compiled_split_gives_the_python_split_s_items(records: list) -> None:
+    """The install compiles the module with Cython where a C compiler is present; it must read every real
+    block exactly as the Python module does."""
+    from trialport.mapping import criteria
+
+    if not criteria.COMPILED:
+        tool_missing("the criteria splitter compiled at install time (Cython and a C compiler)")
+    assert criteria.split.__module__ == "trialport.mapping._criteria_compiled"
+    for trial in records:
+        block = trial.eligibility.criteria
+        found = criteria.split(block)
+        assert found == criteria.python_split(block), trial.id
+        assert isinstance(found, criteria.Criteria)
+
+
+def test_an_edited_module_never_runs_its_stale_compiled_copy(tmp_path, monkeypatch) -> None:
+    from trialport.mapping import criteria
+
+    edited = tmp_path / "criteria.py"
+    edited.write_text(Path(criteria.__file__).read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    monkeypatch.setattr(criteria, "__file__", str(edited))
+    assert criteria._compiled() is None
 
 
 def _v2(nct: str) -> str:

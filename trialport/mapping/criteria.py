@@ -43,15 +43,19 @@ Speed: most blocks have the usual headings and flat lists; those are cut at the 
 items taken with whole-section string operations (``_usual``); a section of bullets and numbers nested by
 indentation is read in one pass without building its lines (``_indented_list``); other sections, and
 other blocks, are read line by line. Both readings give the same items (tests/test_criteria.py checks it
-on every real block). Regular expressions are compiled once.
+on every real block). Regular expressions are compiled once. Where a C compiler is present, the install
+compiles this module with Cython (``setup.py``), and ``split`` is the compiled one, about a quarter faster.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 from functools import partial
 from operator import itemgetter
-from typing import NamedTuple
+from pathlib import Path
+from typing import Any, NamedTuple
 
 
 class Criteria(NamedTuple):
@@ -804,3 +808,26 @@ def _split_lines(block: str) -> Criteria:
             return Criteria([], [], items)
         result[kind].extend(items)
     return Criteria(result["inclusion"], result["exclusion"], None)
+
+
+def _compiled() -> Any:
+    """This module compiled by setup.py, when it was built from this very text; None when it was not built
+    (no C compiler), this file changed since (an edit runs as Python until the next install), or
+    TRIALPORT_PURE_PYTHON=1 asks for Python (``benchmarks/criteria_split.py`` compares the two)."""
+    if __name__ != "trialport.mapping.criteria" or os.environ.get("TRIALPORT_PURE_PYTHON") == "1":
+        return None  # (or the compiled copy itself)
+    try:
+        from trialport.mapping import _criteria_compiled  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    if hashlib.sha256(Path(__file__).read_bytes()).hexdigest() != _criteria_compiled.SOURCE_SHA256:
+        return None
+    return _criteria_compiled
+
+
+python_split = split  # (the compiled split is checked against it)
+_compiled_module = _compiled()
+COMPILED = _compiled_module is not None
+if _compiled_module is not None:
+    split = _compiled_module.split
+    Criteria = _compiled_module.Criteria  # type: ignore[misc]  # one result type, whichever split runs
