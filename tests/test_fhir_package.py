@@ -243,7 +243,8 @@ def test_cell_therapy_codes_are_the_modalities_found():
     found = {r.result.cell_therapy.modality for r in pipeline.read([CTGOV / "mrd-aml-csv"]) if r.result.cell_therapy}
     with (ROOT / "trialport" / "mapping" / "data" / "cell_products.csv").open(encoding="utf-8") as handle:
         products = {row["modality"] for row in csv.DictReader(handle)}
-    emitted = {"CAR-T", "CAR-NK", "CAR-NKT", "CAR-M", *cart._STEM_MODALITY.values(), *products}  # every modality cart.py gives
+    # every modality cart.py gives
+    emitted = {"CAR-T", "CAR-NK", "CAR-NKT", "CAR-M", *cart._STEM_MODALITY.values(), *products}
     for release in RELEASES:
         codes = _codes(release, "cell-therapy")
         assert list(codes) == ["CAR-T", "CAR-NK", "CAR-NKT", "TCR-T", "CAR-M"]
