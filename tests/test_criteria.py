@@ -29,6 +29,39 @@ def test_headings_in_any_case_with_prefixes_and_qualifiers() -> None:
     assert found.exclusion == ["Pregnancy", "Active infection", "Under guardianship"]
 
 
+def test_bracketed_headings_and_a_group_s_own_exclusion_heading() -> None:
+    # NCT05482828 (registry XML, unwrapped): headings in brackets
+    block = (
+        "[Inclusion Criteria]\n\n  -  DHI (Dizziness Handicap Inventory) score \u2265 24\n\n"
+        "[Exclusion Criteria]\n\n  -  Pregnancy, breastfeeding, or plans of becoming pregnant\n\n"
+        "  -  Other allergic diseases"
+    )
+    found = split(block)
+    assert found.inclusion == ["DHI (Dizziness Handicap Inventory) score \u2265 24"]
+    assert found.exclusion == ["Pregnancy, breastfeeding, or plans of becoming pregnant", "Other allergic diseases"]
+    # NCT05381090: each group's exclusions under a heading of its own, with or without a bullet
+    block = (
+        "Inclusion Criteria:\n\n  -  Age > 60 years\n\nExclusion Criteria:\n\n  -  Vagotomy\n\n"
+        "  -  Parkinson's Disease exclusion criteria\n\n  -  Use of Duodopa\n\n"
+        "Dementia with Lewy bodies exclusion criteria\n\n"
+        "  -  Onset of motor Parkinsonism symptoms greater than 12 months prior to dementia\n     diagnosis\n\n"
+        "Controls exclusion criteria\n\n  -  Evidence of parkinsonism"
+    )
+    found = split(block)
+    assert found.inclusion == ["Age > 60 years"]
+    assert found.exclusion == [
+        "Vagotomy",
+        "Use of Duodopa",
+        "Onset of motor Parkinsonism symptoms greater than 12 months prior to dementia diagnosis",
+        "Evidence of parkinsonism",
+    ]
+    # a sentence that names the kind is a criterion, not a heading
+    found = split(
+        "Inclusion Criteria:\n* Adult\n\nExclusion Criteria:\n* Patients who do not meet the inclusion criteria"
+    )
+    assert found.exclusion == ["Patients who do not meet the inclusion criteria"]
+
+
 @pytest.mark.parametrize(
     "marker",
     ["* ", "- ", "• ", "+ ", "o ", "1. ", "1) ", "(1) ", "a. ", "a) ", "(a) ", "i. ", "(i) "],

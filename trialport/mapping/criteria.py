@@ -4,9 +4,10 @@ Registries publish eligibility as one free-text block; people filtering trials w
 one. ``split`` reads the block once:
 
 - Kind headings open a section: ``Inclusion Criteria:`` / ``Exclusion criteria`` in any case, with or
-  without colon or a list marker, with a prefix (``Key``, ``Main``, ``Other``, ``Transplant`` ...) or a
-  qualifier (``for part A``, ``(all patients)``, ``- participants are eligible if they:``, ``stage 2``);
-  ``Non-inclusion criteria`` is exclusion. A heading never becomes an item: it stays in the block.
+  without colon, a list marker or brackets, with a prefix (``Key``, ``Main``, ``Other``, ``Transplant``
+  ..., a group's name: ``Dementia with Lewy bodies exclusion criteria``) or a qualifier (``for part A``,
+  ``(all patients)``, ``- participants are eligible if they:``, ``stage 2``); ``Non-inclusion criteria``
+  is exclusion. A heading never becomes an item: it stays in the block.
 - Items start at a list marker (``*`` ``-`` ``•`` ``+`` ``o``, ``1.`` ``1)`` ``(1)``, ``a.`` ``a)``
   ``(a)``, ``i.`` ``(ii)``), removed from the item's text. A list inside an item (deeper indentation, or
   a change of marker kind after an item that ends with ``:`` or at a list restarting at 1 / a / i)
@@ -91,6 +92,15 @@ _KIND_HEADING = re.compile(
     re.IGNORECASE,
 )
 _TRAILING_KIND = re.compile(r"eligibility criteria\b.*\b(?P<kind>inclusion|exclusion) criteria:?", re.IGNORECASE)
+# A group's own heading: "Dementia with Lewy bodies exclusion criteria", "Alzheimer's dementia exclusion criteria"
+# (a name starting with a capital, then the kind and "criteria"; no verb: "Subjects who meet the inclusion
+# criteria" is a criterion)
+_GROUP_KIND = re.compile(
+    r"(?-i:[A-Z])[\w/'-]*(?:\s+(?!(?:no|not|none|any|all|the|does|do|did|meet|meets|met|meeting|fulfil\w*|satisf\w*|"
+    r"has|have|had|is|are|was|were|be|been|who|which|that|if|above|below|following|listed|these|those|see|per|"
+    r"according|other|study|protocol)\b)[\w/'-]+){0,5}\s+(?P<kind>inclusion|exclusion)\s+criteria\s*:?",
+    re.IGNORECASE,
+)
 _GENERAL_HEADING = re.compile(r"(?:[A-Z][\w-]*\s+){0,3}eligibility(?:\s+criteria)?\s*:?", re.IGNORECASE)
 _NOTE = re.compile(
     r"(?:notes?\b|n\.\s?b\.|nb:|please note\b|the information listed above|for more information\b)", re.IGNORECASE
@@ -147,9 +157,11 @@ def _kind_heading(text: str) -> tuple[str, str] | None:
     """``("inclusion" | "exclusion" | "both", text after the colon)`` for a kind heading, else None."""
     if "lusion" not in text and "LUSION" not in text:
         return None
+    if text[0] in "[【" and text[-1] in "]】":
+        text = text[1:-1].strip()  # "[Inclusion Criteria]"
     found = _KIND_HEADING.fullmatch(text)
     if found is None:
-        found = _TRAILING_KIND.fullmatch(text)
+        found = _TRAILING_KIND.fullmatch(text) or _GROUP_KIND.fullmatch(text)
         if found is None:
             return None
         return found["kind"].lower(), ""
